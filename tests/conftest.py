@@ -1,0 +1,35 @@
+"""Shared fixtures: where the real data lives, and how tests behave when it is absent.
+
+Real-data tests find `../shared/data` beside the checkout (or `BENCHMARK_SHARED_DATA`). Outside
+CI they skip with the reason; in CI (`CI=true`) the data is promised, so its absence fails.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shared_data_dir() -> Path:
+    env = os.environ.get("BENCHMARK_SHARED_DATA")
+    return Path(env) if env else REPO_ROOT.parent / "shared" / "data"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The shared real-image folder; skips (fails in CI) where it is missing."""
+    path = _shared_data_dir()
+    if not (path / "cityscapes" / "train").is_dir():
+        reason = (f"real data not found at {path} (set BENCHMARK_SHARED_DATA to the folder "
+                  "holding cityscapes/, facades/, maps/, camvid/, cityscapes_native/)")
+        if in_ci():
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
