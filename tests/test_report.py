@@ -1,0 +1,348 @@
+"""The report: paper tables with our numbers beside the reported ones, plus figures.
+
+Fake-but-valid run directories with hand-picked numbers, so every aggregate can be checked
+against a value computed by hand; figures are checked to be real PNGs, not looked at.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from benchmark.report import write_report
+from benchmark.report.reference import PaperReferenceError, load_reference, parse_reference
+from benchmark.report.tables import ReportWarning, TableSpecError, build_tables, load_runs
+
+CLASSES = ["road", "sidewalk", "building", "car"]
+# (variant, seed) -> labels2photo (per-pixel, per-class, IoU), photo2labels per-pixel
+SCORES = {
+    ("cyclegan", 0): ((0.50, 0.16, 0.10), 0.56),
+    ("cyclegan", 1): ((0.54, 0.18, 0.12), 0.60),
+    ("gan_only", 0): ((0.40, 0.10, 0.07), 0.50),
+    ("gan_only", 1): ((0.46, 0.12, 0.09), 0.52),
+}
+ROWS = ["cycle_only", "gan_only", "gan_forward", "gan_backward", "cyclegan"]
+SPECS = [
+    {"id": "table4", "title": "Table 4: ablations, labels→photo (Cityscapes)",
+     "direction": "labels2photo", "paper_table": "table4", "rows": ROWS},
+    {"id": "table5", "title": "Table 5: ablations, photo→labels (Cityscapes)",
+     "direction": "photo2labels", "paper_table": "table5", "rows": ROWS},
+]
+PROVENANCE = {"command": "benchmark report ablations cityscapes", "commit": "0123abcd",
+              "dirty": False, "dataset": "cityscapes", "resolution": 128,
+              "evaluator_hash": "ev42", "seeds": [0, 1], "profile": "smoke",
+              "suite": "ablations", "x_domain": "photo", "y_domain": "labels",
+              "generated_at": "2025-01-01T00:00:00+00:00"}
+REAL = {"labels2photo": {"per_pixel_acc": 0.81, "per_class_acc": 0.30, "class_iou": 0.25,
+                         "per_class": {c: {"acc": 0.9, "iou": 0.5} for c in CLASSES}}}
+STEMS = ["b", "a", "c"]  # written unsorted: the grid must pick a sorted, shared subset
+
+
+def _direction(acc, iou_road, with_fid=False):
+    pp, pc, iou = acc
+    per_class = {c: {"acc": 0.5, "iou": iou_road if c == "road" else 0.2} for c in CLASSES}
+    per_class["car"] = {"acc": None, "iou": None}  # absent from prediction and ground truth
+    out = {"per_pixel_acc": pp, "per_class_acc": pc, "class_iou": iou, "per_class": per_class}
+    if with_fid:
+        out.update(fid=60.0 + 10 * pp, kid=0.05, kid_std=0.001)
+    else:
+        out["unavailable"] = {"fid": "no Inception weights", "kid": "no Inception weights"}
+    return out
+
+
+def make_run(root: Path, variant: str, seed: int, *, metrics=True, log=True, images=True,
+             stems=STEMS, with_fid=False) -> dict:
+    run_dir = root / variant / f"seed{seed}"
+    run_dir.mkdir(parents=True)
+    l2p, p2l_pp = SCORES[(variant, seed)]
+    if metrics:
+        doc = {"directions": {"labels2photo": _direction(l2p, l2p[2], with_fid),
+                              "photo2labels": _direction((p2l_pp, 0.2, 0.1), 0.3)},
+               "evaluation": {"evaluator_hash": "ev42", "resolution": 128, "num_images": 3,
+                              "torch_fidelity_version": "0.3.0",
+                              "feature_extractor": "inception-v3-compat"}}
+        (run_dir / "metrics.json").write_text(json.dumps(doc))
+    if log:
+        it = np.arange(0, 200, 10)
+        columns = {"iteration": it, "loss_G_gan_y": 1 / (1 + it), "loss_D_Y": 0.25 + 0 * it,
+                   "lr": 2e-4 + 0 * it}
+        if variant == "cyclegan":
+            columns["loss_forward_cycle"] = 3 * np.exp(-it / 100)
+        pd.DataFrame(columns).to_csv(run_dir / "train_log.csv", index=False)
+    if images:
+        rng = np.random.default_rng(seed)
+        for direction in ("labels2photo", "photo2labels"):
+            folder = run_dir / "test" / direction
+            folder.mkdir(parents=True)
+            for stem in stems:
+                pixels = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(folder / f"{stem}.png")
+    (run_dir / "config.yaml").write_text(f"model: {variant}\nseed: {seed}\n")
+    return {"variant": variant, "seed": seed, "run_dir": run_dir, "config_hash": "h" + variant}
+
+
+@pytest.fixture
+def runs(tmp_path):
+    return [make_run(tmp_path / "store", v, s) for v, s in SCORES]
+
+
+def _csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, comment="#").set_index("variant")
+
+
+# --------------------------------------------------------------------------- reference
+
+def test_reference_holds_the_papers_numbers():
+    ref = load_reference()
+    assert ref.version >= 1 and ref.citation["arxiv"] == "1703.10593v7"
+    assert ref.row("table4", "labels2photo", "gan_backward") == \
+        {"per_pixel_acc": 0.39, "per_class_acc": 0.14, "class_iou": 0.06}
+    assert ref.row("table5", "photo2labels", "gan_backward")["per_pixel_acc"] == 0.01
+    assert ref.row("table2", "labels2photo", "pix2pix")["class_iou"] == 0.18
+    assert ref.row("table3", "photo2labels", "cogan")["per_pixel_acc"] == 0.45
+    assert ref.row("table1", "map2aerial", "cyclegan") == {"amt_fooled_pct": 26.8}
+    assert ref.real_photos_row("labels2photo") == \
+        {"per_pixel_acc": 0.80, "per_class_acc": 0.26, "class_iou": 0.21}
+    assert ref.fid_anchor("labels2photo", "cyclegan") == 68.6
+    assert ref.display_name("gan_forward") == "GAN + forward cycle"
+    assert ref.display_name("my_variant") == "my_variant"
+    with pytest.raises(PaperReferenceError, match="no direction 'photo2labels'"):
+        ref.row("table4", "photo2labels", "cyclegan")
+
+
+@pytest.mark.parametrize("patch, message", [
+    (lambda d: d["tables"]["table4"]["directions"]["labels2photo"]["cyclegan"]
+     .update(per_pixel_acc=52), r"table4\.directions\.labels2photo\.cyclegan\.per_pixel_acc"),
+    (lambda d: d["tables"]["table4"]["directions"]["labels2photo"]
+     .update(nope={"per_pixel_acc": 0.1, "per_class_acc": 0.1, "class_iou": 0.1}),
+     "unknown variant"),
+    (lambda d: d["tables"]["table5"]["directions"]["photo2labels"]["gan_only"]
+     .pop("class_iou"), "expected exactly"),
+    (lambda d: d.pop("citation"), "citation: missing"),
+])
+def test_reference_rejects_a_typo_by_name(patch, message):
+    import yaml
+    raw = yaml.safe_load(load_reference().path.read_text())
+    patch(raw)
+    with pytest.raises(PaperReferenceError, match=message):
+        parse_reference(raw, Path("ref.yaml"))
+
+
+# --------------------------------------------------------------------------- tables
+
+def test_tables_mean_std_paper_and_pending(runs, tmp_path):
+    out = tmp_path / "report"
+    paths = build_tables(SPECS, runs, out, PROVENANCE, REAL)
+    names = {p.name for p in paths}
+    assert {"table4.md", "table4.tex", "table4.csv", "table5.md", "per_class_iou.md",
+            "per_class_iou.tex", "per_class_iou.csv"} <= names
+
+    md = (out / "table4.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in md.splitlines() if line.startswith("| ")}
+    header = rows.pop("Method")
+    col = {name: i for i, name in enumerate(header)}
+    # cyclegan: (0.50, 0.54) -> 0.520 ± 0.028 (sample std = 0.02·√2); gan_only: 0.430 ± 0.042
+    assert rows["CycleGAN"][col["per-pixel acc"]] == "0.520 ± 0.028"
+    assert rows["GAN alone"][col["per-pixel acc"]] == "0.430 ± 0.042"
+    assert rows["CycleGAN"][col["class IoU"]] == "0.110 ± 0.014"
+    assert rows["CycleGAN"][col["seeds"]] == "2/2"
+    # the paper's numbers beside ours, with the paper's precision
+    assert rows["CycleGAN"][col["paper per-pixel acc"]] == "0.52"
+    assert rows["GAN + backward cycle"][col["paper class IoU"]] == "0.06"
+    # rows with no run stay, marked pending, paper numbers still shown
+    for pending in ("Cycle alone", "GAN + forward cycle", "GAN + backward cycle"):
+        assert rows[pending][col["per-pixel acc"]] == "—"
+        assert rows[pending][col["seeds"]] == "0/2"
+    assert list(rows)[:5] == ["Cycle alone", "GAN alone", "GAN + forward cycle",
+                              "GAN + backward cycle", "CycleGAN"]
+    # the evaluator's ceiling row: ours from reference_rows, the paper's 0.80/0.26/0.21
+    real = rows["Real photos (evaluator)"]
+    assert real[col["per-pixel acc"]] == "0.810"
+    assert [real[col[f"paper {m}"]] for m in ("per-pixel acc", "per-class acc", "class IoU")] \
+        == ["0.80", "0.26", "0.21"]
+    assert "FID" not in col  # no run has FID: no column, but the reason is printed
+    assert "FID unavailable: no Inception weights" in md
+    # photo->labels has no real-photo row (the generated label map is scored directly)
+    assert "Real photos" not in (out / "table5.md").read_text().split("-->")[1]
+
+
+def test_csv_round_trips_with_comment_hash(runs, tmp_path):
+    build_tables(SPECS, runs, tmp_path, PROVENANCE, REAL)
+    table = _csv(tmp_path / "table4.csv")
+    assert table.loc["cyclegan", "per_pixel_acc_mean"] == pytest.approx(0.52)
+    assert table.loc["cyclegan", "per_pixel_acc_std"] == pytest.approx(0.02 * math.sqrt(2))
+    assert table.loc["gan_only", "per_class_acc_mean"] == pytest.approx(0.11)
+    assert table.loc["cyclegan", "paper_class_iou"] == pytest.approx(0.11)
+    assert table.loc["gan_forward", "paper_per_pixel_acc"] == pytest.approx(0.55)
+    assert table.loc["gan_forward", "status"] == "pending"
+    assert math.isnan(table.loc["gan_forward", "per_pixel_acc_mean"])
+    assert table.loc["cyclegan", "n_seeds"] == 2
+    assert table.loc["real_photos", "paper_per_pixel_acc"] == pytest.approx(0.80)
+    assert table.loc["real_photos", "class_iou_mean"] == pytest.approx(0.25)
+    t5 = _csv(tmp_path / "table5.csv")
+    assert t5.loc["gan_only", "per_pixel_acc_mean"] == pytest.approx(0.51)
+    assert t5.loc["gan_only", "paper_per_pixel_acc"] == pytest.approx(0.53)
+
+    per_class = pd.read_csv(tmp_path / "per_class_iou.csv", comment="#")
+    l2p = per_class[per_class.direction == "labels2photo"].set_index("variant")
+    assert l2p.loc["cyclegan", "road"] == pytest.approx(0.11)  # (0.10 + 0.12) / 2
+    assert l2p.loc["cyclegan", "sidewalk"] == pytest.approx(0.2)
+    assert math.isnan(l2p.loc["cyclegan", "car"])  # class absent: left out, not 0
+    assert math.isnan(l2p.loc["cycle_only", "road"])  # pending row kept
+    assert l2p.loc["real_photos", "road"] == pytest.approx(0.5)
+
+
+def test_every_table_file_starts_with_the_provenance(runs, tmp_path):
+    paths = build_tables(SPECS, runs, tmp_path, PROVENANCE, REAL)
+    first = {".md": "<!--", ".tex": "%", ".csv": "#"}
+    for path in paths:
+        text = path.read_text()
+        assert text.startswith(first[path.suffix]), path.name
+        head = text.split("-->")[0] if path.suffix == ".md" else "\n".join(
+            line for line in text.splitlines() if line.startswith(first[path.suffix]))
+        for key in ("command: benchmark report ablations cityscapes", "commit: 0123abcd",
+                    "evaluator_hash: ev42", "dataset: cityscapes", "seeds: [0, 1]"):
+            assert key in head, (path.name, key)
+    tex = (tmp_path / "table4.tex").read_text()
+    assert r"\toprule" in tex and r"\bottomrule" in tex and r"$\pm$" in tex
+    assert "labels$\\to$photo" in tex and "---" in tex
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
+
+
+def test_fid_column_appears_when_a_run_has_it(tmp_path):
+    runs = [make_run(tmp_path, "cyclegan", s, with_fid=True) for s in (0, 1)]
+    build_tables(SPECS[:1], runs, tmp_path / "out", PROVENANCE)
+    md = (tmp_path / "out" / "table4.md").read_text()
+    assert "65.2 ± 0.3" in md  # 60 + 10·(0.50, 0.54) -> 65.2 ± 0.28
+    assert "FID (CUT, 2020)" in md and "68.6" in md  # CUT's anchor beside it
+    table = _csv(tmp_path / "out" / "table4.csv")
+    assert table.loc["cyclegan", "fid_mean"] == pytest.approx(65.2)
+
+
+def test_a_run_without_metrics_is_pending_not_a_crash(tmp_path):
+    runs = [make_run(tmp_path, "cyclegan", 0), make_run(tmp_path, "cyclegan", 1, metrics=False),
+            make_run(tmp_path, "gan_only", 0, metrics=False, log=False, images=False)]
+    with pytest.warns(ReportWarning, match="no metrics.json"):
+        files = write_report(SPECS, runs, tmp_path / "out", PROVENANCE, plots=False)
+    table = _csv(tmp_path / "out" / "table4.csv")
+    assert table.loc["cyclegan", "status"] == "partial"
+    assert table.loc["cyclegan", "n_seeds"] == 1
+    assert table.loc["cyclegan", "per_pixel_acc_mean"] == pytest.approx(0.50)
+    assert math.isnan(table.loc["cyclegan", "per_pixel_acc_std"])  # one seed: no std
+    assert table.loc["gan_only", "status"] == "pending"
+    md = (tmp_path / "out" / "table4.md").read_text()
+    assert re.search(r"\| CycleGAN +\| +1/2 \| +0\.500 \|", md)
+    assert files["plots"] == []
+
+
+def test_bad_spec_is_named(tmp_path):
+    with pytest.raises(TableSpecError, match="'rows'"):
+        build_tables([{"id": "t", "title": "T", "direction": "labels2photo"}], [], tmp_path)
+    with pytest.raises(PaperReferenceError, match="table9"):
+        build_tables([dict(SPECS[0], paper_table="table9")], [], tmp_path)
+
+
+def test_paper_table_without_the_direction_gives_no_paper_columns(runs, tmp_path):
+    """The ablation suite names table4 on every dataset; on maps there is nothing to cite."""
+    spec = dict(SPECS[0], id="t", direction="photo2labels")
+    with pytest.warns(ReportWarning, match="no photo2labels numbers"):
+        build_tables([spec], runs, tmp_path, PROVENANCE)
+    md = (tmp_path / "t.md").read_text()
+    assert "paper per-pixel acc" not in md and "No paper columns" in md
+    assert _csv(tmp_path / "t.csv").loc["cyclegan", "per_pixel_acc_mean"] == pytest.approx(0.58)
+
+
+def test_maps_table_and_a_users_own_variant(tmp_path):
+    """Table 1 (AMT) cannot be rerun: FID/KID columns, the AMT numbers beside them."""
+    run_dir = tmp_path / "mine"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps({"directions": {
+        "map2aerial": {"fid": 120.0, "kid": 0.08}}}))
+    runs = [{"variant": "my_variant", "seed": 0, "run_dir": run_dir, "config_hash": "x"}]
+    spec = {"id": "table1_map2aerial", "title": "Table 1: map→aerial", "paper_table": "table1",
+            "direction": "map2aerial", "rows": ["cyclegan", "my_variant"]}
+    build_tables([spec], runs, tmp_path / "out", {"dataset": "maps", "seeds": 1})
+    table = _csv(tmp_path / "out" / "table1_map2aerial.csv")
+    assert table.loc["my_variant", "fid_mean"] == pytest.approx(120.0)
+    assert table.loc["cyclegan", "paper_amt_fooled_pct"] == pytest.approx(26.8)
+    assert table.loc["cyclegan", "status"] == "pending"
+    md = (tmp_path / "out" / "table1_map2aerial.md").read_text()
+    assert "paper AMT % fooled" in md and "| my_variant " in md
+    assert "per-pixel acc" not in md
+
+
+# --------------------------------------------------------------------------- full report
+
+def _assert_png(path: Path) -> None:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+    with Image.open(path) as img:
+        img.verify()
+    with Image.open(path) as img:
+        assert img.width > 150 and img.height > 100, (path, img.size)
+
+
+@pytest.fixture
+def low_dpi(monkeypatch):
+    """Figures at 50 dpi: layout and content are the same, rasterising is 9x cheaper."""
+    from benchmark.report import plots
+    monkeypatch.setattr(plots, "DPI", 50)
+
+
+def test_write_report_writes_tables_figures_and_readme(runs, tmp_path, low_dpi):
+    out = tmp_path / "report"
+    files = write_report(SPECS, runs, out, PROVENANCE, REAL)
+    expected = {"losses.png", "bars_labels2photo.png", "bars_photo2labels.png",
+                "samples_labels2photo.png", "samples_photo2labels.png",
+                "per_class_iou_labels2photo.png", "per_class_iou_photo2labels.png"}
+    assert {p.name for p in files["plots"]} == expected
+    for path in files["plots"]:
+        _assert_png(path)
+    assert json.loads((out / "provenance.json").read_text()) == PROVENANCE
+    readme = (out / "README.md").read_text()
+    for name in expected | {"table4.md", "table5.tex", "per_class_iou.csv", "provenance.json"}:
+        assert name in readme
+    assert "0123abcd" in readme
+
+
+def test_figures_skip_runs_missing_their_files(tmp_path, low_dpi):
+    from benchmark.report import plots
+
+    SCORES[("cyclegan", 2)] = SCORES[("cyclegan", 0)]
+    try:
+        runs = [make_run(tmp_path, "cyclegan", 0, stems=["x", "a", "b"]),
+                make_run(tmp_path, "gan_only", 0, stems=["b", "a", "z"]),
+                make_run(tmp_path, "cyclegan", 2, log=False, images=False),
+                make_run(tmp_path, "gan_only", 1, metrics=False, log=False, images=False)]
+    finally:
+        del SCORES[("cyclegan", 2)]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        samples = plots.plot_samples(runs, "labels2photo", tmp_path, ["cyclegan", "gan_only"],
+                                     k=4)
+        losses = plots.plot_losses(runs, tmp_path, ["cyclegan", "gan_only"])
+    messages = " ".join(str(w.message) for w in caught if w.category is ReportWarning)
+    assert "no test/labels2photo images" in messages and "no train_log.csv" in messages
+    _assert_png(samples)
+    _assert_png(losses)
+    loaded = load_runs(runs)
+    stems, rows = plots.select_samples(loaded, "labels2photo", ["gan_only", "cyclegan"], k=4)
+    assert stems == ["a", "b"]  # sorted, and only those every run has
+    assert [(variant, seed) for variant, seed, _ in rows] == [("gan_only", 0), ("cyclegan", 0)]
+    assert plots.select_samples(loaded, "labels2photo", ["cyclegan"], k=1)[0] == ["a"]
+    assert sorted(["10", "2", "1", "b2", "b10"], key=plots._natural) == ["1", "2", "10", "b2",
+                                                                          "b10"]
+    # nothing drawable -> None and a warning, never an exception
+    empty = [make_run(tmp_path / "e", "gan_only", 1, metrics=False, log=False, images=False)]
+    with pytest.warns(ReportWarning):
+        assert plots.plot_bars(empty, "labels2photo", tmp_path) is None
+        assert plots.plot_samples(empty, "labels2photo", tmp_path) is None
+        assert plots.plot_per_class_iou(empty, "labels2photo", tmp_path) is None
+        assert plots.plot_losses(empty, tmp_path) is None
