@@ -9,6 +9,12 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# The tests' tensors are tiny: one thread avoids OpenMP start-up and spin costs that dominate
+# them, and keeps subprocesses (SLURM jobs, killed runs) on the same arithmetic as this process.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,0 +1,298 @@
+"""The `benchmark` command line. Trailing `key=value` words are Hydra overrides everywhere.
+
+    benchmark run ablations cityscapes [overrides]     # a suite: train, evaluate, report
+    benchmark status ablations cityscapes              # pending / running / done / failed
+    benchmark report ablations cityscapes              # tables + plots from what is done
+    benchmark train model=gan_only dataset=cityscapes  # one run
+    benchmark evaluate RUN_DIR                         # score one run
+    benchmark evaluate --reference real cityscapes     # the sanity rows
+    benchmark evaluator train cityscapes               # the labels->photo segmenter
+    benchmark describe model=cyclegan --json           # resolved config + parameter counts
+    benchmark data prepare cityscapes --src DIR --out DIR --size 128
+    benchmark perf                                     # seconds per iteration, efficiency
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+COMMANDS = ("run", "status", "report", "train", "evaluate", "evaluator", "describe", "data", "perf")
+
+
+class UserError(Exception):
+    """Raised for bad input; printed as one line, exit code 2."""
+
+
+def _split_overrides(words: list[str]) -> tuple[list[str], list[str]]:
+    """Separate Hydra `key=value` overrides from positional words."""
+    overrides = [w for w in words if "=" in w and not w.startswith("-")]
+    rest = [w for w in words if w not in overrides]
+    return rest, overrides
+
+
+def cmd_train(args, overrides: list[str]) -> int:
+    from benchmark.config import compose_config, run_dir_of
+    from benchmark.train import train
+
+    cfg = compose_config(overrides)
+    result = train(cfg, run_dir_of(cfg))
+    print(f"trained {result['iteration']}/{result['total']} iterations in {result['run_dir']}")
+    return 0
+
+
+def cmd_describe(args, overrides: list[str]) -> int:
+    from omegaconf import OmegaConf
+
+    from benchmark.build import build_model
+    from benchmark.config import compose_config, config_hash, resolved_dict
+    from models.networks import count_parameters
+
+    cfg = compose_config(overrides)
+    model = build_model(cfg)
+    counts = {name: count_parameters(net) for name, net in model.networks().items()}
+    if args.json:
+        print(json.dumps({"networks": counts, "config": resolved_dict(cfg),
+                          "config_hash": config_hash(cfg)}, indent=2))
+        return 0
+    print(OmegaConf.to_yaml(cfg, resolve=True))
+    print(f"config hash: {config_hash(cfg)}")
+    for name, net in model.networks().items():
+        print(f"{name:4s} {type(net).__name__:20s} {counts[name]:>12,d} parameters")
+    return 0
+
+
+def cmd_data(args, overrides: list[str]) -> int:
+    from benchmark.data.cityscapes_native import prepare_cityscapes
+
+    if args.action != "prepare" or args.dataset != "cityscapes":
+        raise UserError("usage: benchmark data prepare cityscapes --src DIR --out DIR [--size 128]")
+    if not args.src or not args.out:
+        raise UserError("benchmark data prepare cityscapes needs --src (native Cityscapes with "
+                        "leftImg8bit/ and gtFine/) and --out (the prepared folder)")
+    summary = prepare_cityscapes(Path(args.src), Path(args.out), size=args.size)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="benchmark", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("train", help="train one run (resumes if interrupted)")
+    p = sub.add_parser("describe", help="resolved config and parameter counts")
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("data", help="dataset preparation")
+    p.add_argument("action", choices=["prepare"])
+    p.add_argument("dataset")
+    p.add_argument("--src")
+    p.add_argument("--out")
+    p.add_argument("--size", type=int, default=128)
+    for extra in _EXTRA_PARSERS:
+        extra(sub)
+    return parser
+
+
+def _status_rows(runs) -> list[dict]:
+    from benchmark.evaluate import evaluation_hash
+    from benchmark.launcher import slurm_job_state
+    from benchmark.store import run_state
+
+    rows = []
+    for run in runs:
+        state = run_state(run.run_dir, evaluation_hash(run.cfg))
+        job, slurm = slurm_job_state(run.run_dir)
+        shown = state.state
+        if slurm and not state.finished and state.state != "failed":
+            shown = {"PENDING": "pending", "RUNNING": "running", "REQUEUED": "requeued",
+                     "PREEMPTED": "requeued"}.get(slurm, shown)
+        progress = f"{state.iteration}/{state.total}" if state.total else ""
+        rows.append({"variant": run.variant, "seed": run.seed, "state": shown, "iteration": progress,
+                     "slurm": f"{job} {slurm}" if job else "", "error": state.error or "",
+                     "run_dir": str(run.run_dir)})
+    return rows
+
+
+def print_status(runs) -> list[dict]:
+    import pandas as pd
+
+    rows = _status_rows(runs)
+    print(pd.DataFrame(rows).to_markdown(index=False))
+    return rows
+
+
+def cmd_status(args, overrides: list[str]) -> int:
+    from benchmark.suites import plan
+
+    _, runs = plan(args.suite, args.dataset, overrides)
+    rows = print_status(runs)
+    return 1 if any(r["state"] == "failed" for r in rows) else 0
+
+
+def cmd_report(args, overrides: list[str]) -> int:
+    from benchmark.suite_report import report_suite
+
+    out = report_suite(args.suite, args.dataset, overrides)
+    print(f"report of {out['done']}/{out['planned']} finished runs in {out['out_dir']}")
+    return 0
+
+
+def cmd_run(args, overrides: list[str]) -> int:
+    from benchmark.config import compose_config
+    from benchmark.evaluate import ensure_segmenter
+    from benchmark.launcher import check_slurm, slurm_job_state, submit_local, submit_slurm, wait_for
+    from benchmark.pipeline import prepare_store, run_local, runs_to_do, suite_lock_path
+    from benchmark.store import exclusive
+    from benchmark.suite_report import report_suite
+    from benchmark.suites import check_dataset, load_suite, plan
+
+    load_suite(args.suite)
+    check_dataset(args.dataset)
+    base = compose_config([f"dataset={args.dataset}", *overrides])
+    launcher = base.launcher.name
+    if launcher == "slurm":
+        check_slurm()  # before planning anything
+    prepare_store(base)
+    base, runs = plan(args.suite, args.dataset, overrides)
+    todo, notes = runs_to_do(runs, int(base.launcher.max_retries))
+    if launcher == "slurm":  # a run with a live job is not submitted twice
+        queued = [r for r in todo if slurm_job_state(r.run_dir)[1] in _slurm_active()]
+        notes += [f"queued   {r.variant} seed {r.seed}: job {slurm_job_state(r.run_dir)[0]}" for r in queued]
+        todo = [r for r in todo if r not in queued]
+    for line in notes:
+        print(line)
+    print(f"{len(todo)} of {len(runs)} runs to do ({args.suite} on {args.dataset}, launcher={launcher})")
+    failures: list = []
+    if launcher == "slurm":
+        jobs = submit_slurm(base, todo, suite=args.suite) if todo else []
+        for job in jobs:
+            print(f"submitted job {job.job_id}")
+        if not args.wait:
+            print(f"follow with: benchmark status {args.suite} {args.dataset} launcher=slurm")
+            return 0
+        wait_for(jobs, poll_s=args.poll)
+        failures = [j.job_id for j in jobs if j.state not in ("COMPLETED",)]
+        print_status(runs)
+    else:
+        with exclusive(suite_lock_path(base, args.suite, args.dataset), f"benchmark run {args.suite} {args.dataset}"):
+            if todo:
+                ensure_segmenter(base, progress=bool(base.progress))
+            if base.launcher.mode == "submitit":
+                jobs = submit_local(base, todo)
+                wait_for(jobs, poll_s=args.poll)
+                failures = [j.job_id for j in jobs if j.state != "FINISHED"]
+            else:
+                failures = run_local(base, todo, progress=bool(base.progress))
+    out = report_suite(args.suite, args.dataset, overrides, progress=bool(base.progress))
+    print(f"report of {out['done']}/{out['planned']} finished runs in {out['out_dir']}")
+    return 1 if failures else 0
+
+
+def _slurm_active():
+    from benchmark.launcher import SLURM_ACTIVE
+
+    return SLURM_ACTIVE
+
+
+def cmd_evaluate(args, overrides: list[str]) -> int:
+    from benchmark.config import compose_config
+    from benchmark.evaluate import evaluate_run, load_run_config, reference_rows
+
+    if args.reference:
+        if args.reference != "real" or not args.target:
+            raise UserError("usage: benchmark evaluate --reference real DATASET [overrides]")
+        cfg = compose_config([f"dataset={args.target}", *overrides])
+        rows = reference_rows(cfg, progress=bool(cfg.progress))
+    else:
+        if not args.target:
+            raise UserError("usage: benchmark evaluate RUN_DIR [overrides]")
+        cfg = load_run_config(Path(args.target))
+        if overrides:
+            from omegaconf import OmegaConf
+
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
+        rows = evaluate_run(Path(args.target), cfg)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        for row, per_direction in rows.items():
+            if row == "evaluation":
+                continue
+            for direction, scores in (per_direction.items() if row != "directions" else per_direction.items()):
+                if isinstance(scores, dict):
+                    nums = {k: round(v, 4) for k, v in scores.items() if isinstance(v, float)}
+                    print(f"{row:20s} {direction:14s} {nums}")
+    return 0
+
+
+def cmd_evaluator(args, overrides: list[str]) -> int:
+    from benchmark.config import compose_config
+    from benchmark.evaluate import ensure_segmenter, reference_rows
+
+    if args.action != "train":
+        raise UserError("usage: benchmark evaluator train DATASET [overrides]")
+    cfg = compose_config([f"dataset={args.dataset}", *overrides])
+    path = ensure_segmenter(cfg, progress=bool(cfg.progress))
+    if path is None:
+        raise UserError(f"dataset {args.dataset} has no label domain: its translations are scored by FID/KID only")
+    rows = reference_rows(cfg, progress=bool(cfg.progress))
+    print(f"evaluator: {path}")
+    for direction, scores in rows["real_photos"].items():
+        print(f"real photos ({direction}): per-pixel {scores['per_pixel_acc']:.3f} per-class "
+              f"{scores['per_class_acc']:.3f} IoU {scores['class_iou']:.3f}")
+    return 0
+
+
+def cmd_perf(args, overrides: list[str]) -> int:
+    from benchmark import perf
+
+    return perf.main(args.perf_args)
+
+
+def _extra_parsers(sub) -> None:
+    for name, text in (("run", "train, evaluate and report a suite"),
+                       ("status", "state of each run of a suite"),
+                       ("report", "tables and plots from the finished runs")):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("suite")
+        p.add_argument("dataset")
+        if name == "run":
+            p.add_argument("--wait", action="store_true", help="SLURM: block until every job ended")
+            p.add_argument("--poll", type=float, default=10.0, help="seconds between status polls")
+    p = sub.add_parser("evaluate", help="score a run (or the reference rows of a dataset)")
+    p.add_argument("target", nargs="?")
+    p.add_argument("--reference", choices=["real"])
+    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("evaluator", help="the labels->photo segmentation evaluator")
+    p.add_argument("action", choices=["train"])
+    p.add_argument("dataset")
+    p = sub.add_parser("perf", help="speed benchmark (seconds per iteration, efficiency)", add_help=False)
+    p.add_argument("perf_args", nargs=argparse.REMAINDER)
+
+
+_EXTRA_PARSERS: list = [_extra_parsers]
+_HANDLERS = {"train": cmd_train, "describe": cmd_describe, "data": cmd_data, "run": cmd_run,
+             "status": cmd_status, "report": cmd_report, "evaluate": cmd_evaluate,
+             "evaluator": cmd_evaluator, "perf": cmd_perf}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    words, overrides = _split_overrides(argv)
+    args = build_parser().parse_args(words)
+    try:
+        return _HANDLERS[args.command](args, overrides)
+    except KeyboardInterrupt:
+        print("interrupted: finished work is kept; run the same command again to resume", file=sys.stderr)
+        return 130
+    except (UserError, ValueError, FileNotFoundError, RuntimeError, OSError) as exc:
+        if os.environ.get("BENCHMARK_DEBUG"):
+            raise
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,302 @@
+"""Scoring a run: translate the whole test split, then the paper's metrics per direction.
+
+* X->Y or Y->X whose *target* is the label domain (photo->labels): the generated colour map is
+  snapped to the palette and compared with the ground truth directly (PAPER.md 5.1).
+* A direction whose *source* is the label domain (labels->photo): the suite's segmentation
+  evaluator labels the generated photo and is compared with the input labels ("FCN score").
+* FID/KID (torch-fidelity) for every generated photo domain against the real test images.
+One confusion matrix per direction over the whole test set. Generated images are written as
+PNG, one per test input, under RUN_DIR/test/<direction>/, and are what gets scored.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from benchmark import atomic
+from benchmark.build import build_model
+from benchmark.data import open_domains
+from benchmark.data.domains import Domain
+from benchmark.data.iteration import TestDomain
+from benchmark.data.transforms import test_transform, to_image
+from benchmark.store import exclusive, read_json
+from benchmark.suites import directions_of
+from benchmark.train import CHECKPOINT, load_checkpoint, resolve_device
+from evaluation.labels import CLASS_NAMES, snap_to_palette
+from evaluation.metrics import ConfusionMatrix
+from evaluation.segmenter import SegmenterConfig, load_segmenter, train_segmenter
+
+EVALUATION_FORMAT = 1
+#: A generated label map may be off-palette (that is the model's error, and is scored); this
+#: distance only feeds the reported fraction of pixels far from every palette colour.
+FAR_FROM_PALETTE = 60.0
+
+
+class GeneratedImageError(ValueError):
+    """A generated image that cannot be scored as it is (wrong size or mode)."""
+
+
+class MissingFinalCheckpoint(FileNotFoundError):
+    """The run has not finished training."""
+
+
+# -- the segmentation evaluator --------------------------------------------------------------
+def segmenter_config(cfg: DictConfig) -> SegmenterConfig:
+    settings = OmegaConf.to_container(cfg.evaluation.segmenter, resolve=True)
+    settings.pop("checkpoint", None)
+    return SegmenterConfig.from_dict({**settings, "resolution": int(cfg.evaluation.resolution)})
+
+
+def evaluator_dir(cfg: DictConfig) -> Path:
+    seg = segmenter_config(cfg)
+    return (Path(cfg.store_dir) / "_evaluators" / cfg.dataset.name
+            / f"{seg.resolution}px-{seg.hash(cfg.dataset.name)}")
+
+
+def label_and_photo(pair) -> tuple[Domain, Domain]:
+    """(label domain, photo domain) of a pair whose one side is a Cityscapes label map."""
+    return (pair.Y, pair.X) if pair.Y.is_label_map else (pair.X, pair.Y)
+
+
+class SegmentationPairs(Dataset):
+    """(photo in [-1, 1], trainIds) at the evaluation resolution, for training/scoring the evaluator."""
+
+    def __init__(self, pair, resolution: int, limit: int | None = None) -> None:
+        self.labels, self.photos = label_and_photo(pair)
+        self.resolution = resolution
+        self.n = len(self.photos) if limit is None else min(limit, len(self.photos))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int):
+        photo = test_transform(self.photos.load(i), size=self.resolution, is_label_map=False)
+        return photo, torch.from_numpy(self.labels.train_ids(i, size=self.resolution).astype(np.int64))
+
+
+def has_segmentation(cfg: DictConfig) -> bool:
+    return cfg.dataset.get("label_domain") is not None
+
+
+def ensure_segmenter(cfg: DictConfig, *, device: torch.device | None = None, progress: bool = True) -> Path | None:
+    """The evaluator checkpoint for this dataset and resolution, trained once if missing."""
+    if not has_segmentation(cfg):
+        return None
+    if cfg.evaluation.segmenter.checkpoint:
+        return Path(cfg.evaluation.segmenter.checkpoint)
+    out = evaluator_dir(cfg)
+    if (out / "segmenter.pt").is_file():
+        return out / "segmenter.pt"
+    device = device or resolve_device(cfg.device)
+    pair = open_domains(cfg.dataset, cfg.dataset.train_split)
+    with exclusive(out / ".lock", f"training the {cfg.dataset.name} evaluator in {out}"):
+        return train_segmenter(segmenter_config(cfg), SegmentationPairs(pair, int(cfg.evaluation.resolution)),
+                               dataset_name=cfg.dataset.name, out_dir=out, progress=progress, device=device)
+
+
+def open_segmenter(cfg: DictConfig, device: torch.device, progress: bool = True):
+    path = ensure_segmenter(cfg, device=device, progress=progress)
+    return load_segmenter(path, dataset_name=cfg.dataset.name, resolution=int(cfg.evaluation.resolution),
+                          device=device)
+
+
+# -- evaluation identity -----------------------------------------------------------------------
+def evaluation_hash(cfg: DictConfig) -> str:
+    """What makes two evaluations of the same weights comparable; a change re-scores, never retrains."""
+    settings = OmegaConf.to_container(cfg.evaluation, resolve=True)
+    settings["segmenter"].pop("num_workers", None)
+    settings["fid"].pop("weights_path", None)
+    if has_segmentation(cfg) and not cfg.evaluation.segmenter.checkpoint:
+        settings["segmenter_hash"] = segmenter_config(cfg).hash(cfg.dataset.name)
+    blob = json.dumps({"format": EVALUATION_FORMAT, **settings}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+# -- generated images --------------------------------------------------------------------------
+def read_generated(path: Path, resolution: int) -> np.ndarray:
+    """A generated PNG as (R, R, 3) uint8, refusing one of the wrong size or mode."""
+    with Image.open(path) as img:
+        if img.mode != "RGB" or img.size != (resolution, resolution):
+            raise GeneratedImageError(f"{path} is {img.mode} {img.size[0]}x{img.size[1]}; expected RGB "
+                                      f"{resolution}x{resolution}: regenerate it with `benchmark evaluate RUN_DIR`")
+        return np.array(img.convert("RGB"))
+
+
+def translate_split(model, source: Domain, direction: str, out_dir: Path, *, train_size: int,
+                    resolution: int, limit: int | None, batch_size: int, device, progress: bool) -> list[str]:
+    """Write one PNG per test input of `source` translated along `direction`; return the stems."""
+    data = TestDomain(source, train_size)
+    n = len(data) if limit is None else min(limit, len(data))
+    loader = DataLoader(torch.utils.data.Subset(data, range(n)), batch_size=batch_size)
+    stems = []
+    for batch in tqdm(loader, desc=f"translating {out_dir.name}", disable=not progress, leave=False):
+        out = model.translate(batch["image"].to(device), direction).cpu()
+        for image, stem in zip(out, batch["stem"]):
+            img = to_image(image)
+            if img.size != (resolution, resolution):
+                img = img.resize((resolution, resolution), Image.BICUBIC)
+            atomic.save_image(img, out_dir / f"{stem}.png")
+            stems.append(stem)
+    return stems
+
+
+def score_generated_labels(gen_dir: Path, stems: list[str], truth: Domain, resolution: int) -> dict:
+    """photo->labels: snap each generated colour map and compare it with the ground truth."""
+    cm, far, total = ConfusionMatrix(), 0, 0
+    for i, stem in enumerate(stems):
+        pred, dist = snap_to_palette(read_generated(gen_dir / f"{stem}.png", resolution))
+        cm.update(truth.train_ids(i, size=resolution), pred)
+        far += int((dist > FAR_FROM_PALETTE).sum())
+        total += dist.size
+    return {**cm.scores(), "off_palette_fraction": far / max(total, 1)}
+
+
+def score_generated_photos(gen_dir: Path, stems: list[str], labels: Domain, segmenter, resolution: int,
+                           batch_size: int) -> dict:
+    """labels->photo ("FCN score"): segment each generated photo, compare with the input labels."""
+    cm = ConfusionMatrix()
+    for start in range(0, len(stems), batch_size):
+        chunk = range(start, min(start + batch_size, len(stems)))
+        photos = torch.stack([torch.from_numpy(read_generated(gen_dir / f"{stems[i]}.png", resolution))
+                              .permute(2, 0, 1).float().div(127.5).sub(1.0) for i in chunk])
+        pred = segmenter.predict(photos.to(segmenter.device)).cpu().numpy()
+        for k, i in enumerate(chunk):
+            cm.update(labels.train_ids(i, size=resolution), pred[k])
+    return cm.scores()
+
+
+def real_image_folder(cfg: DictConfig, domain: Domain, resolution: int, limit: int | None) -> Path:
+    """The real test images of a domain as PNGs at the evaluation resolution, written once."""
+    n = len(domain) if limit is None else min(limit, len(domain))
+    folder = (Path(cfg.store_dir) / "_real" / cfg.dataset.name
+              / f"{cfg.dataset.test_split}-{domain.name}-{resolution}px-{n}")
+    if not (folder / ".complete").exists():
+        for i in range(n):
+            img = read_rgb_resized(domain, i, resolution)
+            atomic.save_image(img, folder / f"{domain.stem(i)}.png")
+        atomic.write_text(folder / ".complete", f"{n}\n")
+    return folder
+
+
+def read_rgb_resized(domain: Domain, i: int, resolution: int) -> Image.Image:
+    return to_image(test_transform(domain.load(i), size=resolution, is_label_map=domain.is_label_map))
+
+
+# -- one run -------------------------------------------------------------------------------------
+def load_run_config(run_dir: Path, overrides: DictConfig | None = None) -> DictConfig:
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        raise MissingFinalCheckpoint(f"{run_dir} is not a run directory (no config.yaml): train it first "
+                                     "with `benchmark train ...` or `benchmark run SUITE DATASET`")
+    return OmegaConf.load(path)
+
+
+def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.device | None = None,
+                 progress: bool = True) -> dict:
+    """Score the run's final weights; write and return metrics.json."""
+    run_dir = Path(run_dir)
+    cfg = cfg or load_run_config(run_dir)
+    device = device or resolve_device(cfg.device)
+    ckpt_path = run_dir / CHECKPOINT
+    if not ckpt_path.is_file():
+        raise MissingFinalCheckpoint(f"{run_dir} has no checkpoint: training never reached its first "
+                                     f"checkpoint; run `benchmark train` with its config to train it")
+    ckpt = load_checkpoint(ckpt_path, device)
+    if ckpt["iteration"] < ckpt["total_iterations"]:
+        raise MissingFinalCheckpoint(f"{run_dir} has no final checkpoint: training reached iteration "
+                                     f"{ckpt['iteration']} of {ckpt['total_iterations']}; run the same "
+                                     "training command again to finish it")
+    model = build_model(cfg).to(device)
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    resolution = int(cfg.evaluation.resolution)
+    limit = cfg.evaluation.get("max_images")
+    pair = open_domains(cfg.dataset, cfg.dataset.test_split)
+    names = directions_of(cfg)
+    segmenter = None
+    from evaluation import fid  # torch-fidelity is imported only when a run is scored
+
+    fid_ok, fid_reason = (fid.check_inception_weights(cfg.evaluation.fid.weights_path)
+                          if cfg.evaluation.fid.enabled else (False, "disabled by evaluation.fid.enabled=false"))
+    directions: dict[str, dict] = {}
+    for direction in model.directions:
+        source, target = (pair.X, pair.Y) if direction == "X2Y" else (pair.Y, pair.X)
+        name = names[direction]
+        gen_dir = run_dir / "test" / name
+        stems = translate_split(model, source, direction, gen_dir, train_size=int(cfg.data.crop_size),
+                                resolution=resolution, limit=limit, batch_size=int(cfg.evaluation.batch_size),
+                                device=device, progress=progress)
+        result: dict = {"num_images": len(stems)}
+        if pair.aligned and target.is_label_map:
+            result.update(score_generated_labels(gen_dir, stems, target, resolution))
+        elif pair.aligned and source.is_label_map:
+            segmenter = segmenter or open_segmenter(cfg, device, progress)
+            result.update(score_generated_photos(gen_dir, stems, source, segmenter, resolution,
+                                                 int(cfg.evaluation.batch_size)))
+        if not target.is_label_map:
+            if fid_ok:
+                real = real_image_folder(cfg, target, resolution, limit)
+                fk = fid.compute_fid_kid(gen_dir, real, weights_path=cfg.evaluation.fid.weights_path,
+                                         device=device, feature_extractor=cfg.evaluation.fid.feature_extractor)
+                result.update({k: fk[k] for k in ("fid", "kid", "kid_std") if k in fk})
+                if "unavailable" in fk:
+                    result["unavailable"] = {"fid": fk["unavailable"], "kid": fk["unavailable"]}
+            else:
+                result["unavailable"] = {"fid": fid_reason, "kid": fid_reason}
+        directions[name] = result
+    metrics = {"directions": directions, "evaluation": evaluation_block(cfg, segmenter, len(stems), resolution),
+               "config_hash": ckpt.get("config_hash"), "iteration": ckpt["iteration"]}
+    atomic.write_json(run_dir / "metrics.json", metrics)
+    return metrics
+
+
+def evaluation_block(cfg: DictConfig, segmenter, num_images: int, resolution: int) -> dict:
+    import torch_fidelity
+
+    return {"evaluation_hash": evaluation_hash(cfg), "resolution": resolution, "num_images": num_images,
+            "evaluator_hash": (segmenter.meta.get("hash") if segmenter is not None else None),
+            "evaluator_arch": cfg.evaluation.segmenter.arch if has_segmentation(cfg) else None,
+            "torch_fidelity_version": torch_fidelity.__version__,
+            "feature_extractor": cfg.evaluation.fid.feature_extractor,
+            "x_domain": cfg.dataset.x_domain, "directions": directions_of(cfg),
+            "class_names": list(CLASS_NAMES)}
+
+
+# -- sanity rows -----------------------------------------------------------------------------------
+def reference_rows(cfg: DictConfig, *, device: torch.device | None = None, progress: bool = True) -> dict:
+    """The ceiling rows: real val photos through the evaluator, ground-truth colour maps snapped."""
+    if not has_segmentation(cfg):
+        return {}
+    device = device or resolve_device(cfg.device)
+    resolution = int(cfg.evaluation.resolution)
+    limit = cfg.evaluation.get("max_images")
+    out = evaluator_dir(cfg) / f"reference-{evaluation_hash(cfg)}.json"
+    if cfg.evaluation.segmenter.checkpoint is None and (cached := read_json(out)):
+        return cached
+    segmenter = open_segmenter(cfg, device, progress)
+    pair = open_domains(cfg.dataset, cfg.dataset.test_split)
+    labels, photos = label_and_photo(pair)
+    real = SegmentationPairs(pair, resolution, limit)
+    cm = ConfusionMatrix()
+    for images, targets in tqdm(DataLoader(real, batch_size=int(cfg.evaluation.batch_size)),
+                                desc="real photos", disable=not progress, leave=False):
+        cm.update(targets.numpy(), segmenter.predict(images.to(device)).cpu().numpy())
+    gt = ConfusionMatrix()
+    for i in range(len(real)):
+        colour = np.asarray(read_rgb_resized(labels, i, resolution))
+        gt.update(labels.train_ids(i, size=resolution), snap_to_palette(colour)[0])
+    names = directions_of(cfg)
+    to_photo = names["Y2X"] if pair.Y.is_label_map else names["X2Y"]
+    to_labels = names["X2Y"] if pair.Y.is_label_map else names["Y2X"]
+    rows = {"real_photos": {to_photo: cm.scores()}, "ground_truth_labels": {to_labels: gt.scores()},
+            "evaluation": evaluation_block(cfg, segmenter, len(real), resolution)}
+    atomic.write_json(out, rows)
+    return rows

@@ -1,0 +1,137 @@
+"""Launching runs with submitit: locally, or as one SLURM job array per suite.
+
+Jobs are `submitit.helpers.Checkpointable`: when SLURM signals a timeout or a preemption,
+submitit requeues the same call, and `execute_run` resumes from the run's last checkpoint, so
+a requeued run ends with the same weights as one that was never interrupted. The dataset's
+segmentation evaluator is trained first as its own job; the array depends on it (afterok).
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import submitit
+from omegaconf import DictConfig, OmegaConf
+
+from benchmark import atomic
+from benchmark.pipeline import ensure_evaluator_job, execute_run
+from benchmark.store import read_json
+from benchmark.suites import PlannedRun
+
+SLURM_ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING",
+                "SUSPENDED", "REQUEUE_HOLD", "REQUEUE_FED", "PREEMPTED"}
+
+
+class SlurmUnavailableError(RuntimeError):
+    """launcher=slurm asked for, but there is no reachable SLURM cluster."""
+
+
+class RunJob(submitit.helpers.Checkpointable):
+    """One run as a requeueable job: `checkpoint()` resubmits the same call on timeout/preemption."""
+
+    def __call__(self, cfg_dict: dict) -> dict:
+        return execute_run(cfg_dict)
+
+
+class EvaluatorJob(submitit.helpers.Checkpointable):
+    def __call__(self, cfg_dict: dict) -> str | None:
+        return ensure_evaluator_job(cfg_dict)
+
+
+def check_slurm() -> None:
+    """Fail before planning anything when sbatch is missing or the controller does not answer."""
+    if shutil.which("sbatch") is None:
+        raise SlurmUnavailableError("launcher=slurm but `sbatch` is not on PATH: install the SLURM client "
+                                    "or bring up the local cluster with `slurm/up.sh` (see slurm/README.md)")
+    try:
+        subprocess.run(["sinfo", "-h"], check=True, capture_output=True, timeout=20)
+    except (subprocess.SubprocessError, OSError) as exc:
+        raise SlurmUnavailableError(f"launcher=slurm but the SLURM controller does not answer (`sinfo` "
+                                    f"failed: {exc}): check slurmctld, or start `slurm/up.sh`") from exc
+
+
+def slurm_executor(launcher: DictConfig, folder: Path, name: str) -> submitit.AutoExecutor:
+    # max_num_timeout belongs to the executor's constructor, not to update_parameters
+    executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm",
+                                     slurm_max_num_timeout=int(launcher.get("max_num_timeout", 20)))
+    params = {"timeout_min": int(launcher.timeout_min), "cpus_per_task": int(launcher.cpus_per_task),
+              "mem_gb": launcher.mem_gb, "name": name,
+              "slurm_array_parallelism": int(launcher.array_parallelism),
+              "slurm_signal_delay_s": int(launcher.get("signal_delay_s", 90))}
+    if int(launcher.gpus_per_node):
+        params["gpus_per_node"] = int(launcher.gpus_per_node)
+    for key in ("partition", "account", "qos"):
+        if launcher.get(key):
+            params[f"slurm_{key}"] = launcher[key]
+    if launcher.get("additional_parameters"):
+        params["slurm_additional_parameters"] = OmegaConf.to_container(launcher.additional_parameters)
+    if launcher.get("setup"):
+        params["slurm_setup"] = list(launcher.setup)
+    executor.update_parameters(**params)
+    return executor
+
+
+def submit_slurm(base: DictConfig, runs: list[PlannedRun], *, suite: str) -> list[submitit.Job]:
+    """Submit the evaluator job (if needed) and one job array of runs depending on it."""
+    from benchmark.evaluate import evaluator_dir, has_segmentation
+
+    launcher = base.launcher
+    folder = Path(launcher.folder)
+    jobs: list[submitit.Job] = []
+    dependency = None
+    needs_evaluator = (has_segmentation(base) and not base.evaluation.segmenter.checkpoint
+                       and not (evaluator_dir(base) / "segmenter.pt").is_file())
+    if needs_evaluator:
+        executor = slurm_executor(launcher, folder, f"{suite}-{base.dataset.name}-evaluator")
+        job = executor.submit(EvaluatorJob(), OmegaConf.to_container(base, resolve=True))
+        dependency = f"afterok:{job.job_id}"
+        jobs.append(job)
+    if runs:
+        executor = slurm_executor(launcher, folder, f"{suite}-{base.dataset.name}")
+        if dependency:
+            extra = launcher.get("additional_parameters")  # an empty DictConfig is falsy
+            extra = OmegaConf.to_container(extra) if extra else {}
+            # kill-on-invalid-dep: if the evaluator job fails, SLURM cancels the array instead of
+            # leaving it pending forever (DependencyNeverSatisfied), which would hang `run --wait`
+            executor.update_parameters(slurm_additional_parameters={**extra, "dependency": dependency,
+                                                                     "kill_on_invalid_dep": "yes"})
+        with executor.batch():
+            run_jobs = [executor.submit(RunJob(), OmegaConf.to_container(r.cfg, resolve=True)) for r in runs]
+        for run, job in zip(runs, run_jobs):
+            run.run_dir.mkdir(parents=True, exist_ok=True)
+            atomic.write_json(run.run_dir / "slurm.json", {"job_id": job.job_id, "folder": str(folder),
+                                                           "submitted": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        jobs.extend(run_jobs)
+    return jobs
+
+
+def submit_local(base: DictConfig, runs: list[PlannedRun]) -> list[submitit.Job]:
+    """submitit's local executor: each run in its own process, the evaluator first."""
+    folder = Path(base.launcher.get("folder") or Path(base.store_dir) / "_local_logs")
+    executor = submitit.AutoExecutor(folder=str(folder), cluster="local")
+    executor.update_parameters(timeout_min=int(base.launcher.get("timeout_min", 24 * 60)))
+    executor.submit(EvaluatorJob(), OmegaConf.to_container(base, resolve=True)).result()
+    return [executor.submit(RunJob(), OmegaConf.to_container(r.cfg, resolve=True)) for r in runs]
+
+
+def slurm_job_state(run_dir: Path) -> tuple[str | None, str | None]:
+    """(job id, SLURM state) of the run's last submitted job, from `sacct`; (None, None) if none."""
+    info = read_json(Path(run_dir) / "slurm.json")
+    if not info:
+        return None, None
+    try:
+        out = subprocess.run(["sacct", "-j", str(info["job_id"]), "-n", "-X", "-P", "-o", "State"],
+                             capture_output=True, text=True, timeout=20).stdout.splitlines()
+    except (subprocess.SubprocessError, OSError):
+        return str(info["job_id"]), None
+    return str(info["job_id"]), (out[-1].split()[0] if out else None)
+
+
+def wait_for(jobs: list[submitit.Job], *, poll_s: float = 5.0, on_poll=None) -> None:
+    """Block until every job has ended (done, failed or cancelled)."""
+    while not all(job.done() for job in jobs):
+        if on_poll:
+            on_poll()
+        time.sleep(poll_s)

@@ -1,0 +1,89 @@
+"""One run as a job (train, then evaluate), and a suite as a set of such jobs.
+
+`execute_run` is what every launcher calls, in this process, in a submitit local job or in a
+SLURM array task: it takes the run directory's lock, skips a finished run, resumes a partial
+one, and records a failure in the store instead of taking other runs down with it.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from tqdm import tqdm
+
+from benchmark.config import run_dir_of
+from benchmark.store import (check_store, exclusive, read_json, record_failure, run_lock,
+                             run_state)
+from benchmark.suites import PlannedRun
+
+
+def execute_run(cfg_dict: dict) -> dict:
+    """Train and evaluate one run; return its metrics. Safe to call again at any time."""
+    from benchmark.evaluate import evaluate_run, evaluation_hash
+    from benchmark.train import train
+
+    cfg = OmegaConf.create(cfg_dict)
+    run_dir = run_dir_of(cfg)
+    with run_lock(run_dir):
+        if run_state(run_dir, evaluation_hash(cfg)).finished:
+            return read_json(run_dir / "metrics.json") or {}
+        try:
+            train(cfg, run_dir)
+            return evaluate_run(run_dir, cfg, progress=bool(cfg.progress))
+        except Exception as exc:
+            record_failure(run_dir, exc)
+            raise
+
+
+def ensure_evaluator_job(cfg_dict: dict) -> str | None:
+    """Train (or find) the dataset's segmentation evaluator; shared by every run of a suite."""
+    from benchmark.evaluate import ensure_segmenter
+
+    path = ensure_segmenter(OmegaConf.create(cfg_dict))
+    return str(path) if path else None
+
+
+def runs_to_do(runs: list[PlannedRun], max_retries: int) -> tuple[list[PlannedRun], list[str]]:
+    """Runs that still need work, and one line for each run left alone (done or out of retries)."""
+    from benchmark.evaluate import evaluation_hash
+
+    todo, notes = [], []
+    for run in runs:
+        state = run_state(run.run_dir, evaluation_hash(run.cfg))
+        if state.finished:
+            notes.append(f"done     {run.variant} seed {run.seed} ({run.run_dir})")
+        elif state.state == "running":
+            notes.append(f"running  {run.variant} seed {run.seed}: another process holds it")
+        elif state.state == "failed" and state.attempts > max_retries:
+            notes.append(f"gave up  {run.variant} seed {run.seed} after {state.attempts} failures: "
+                         f"{state.error} (delete {run.run_dir / 'status.json'} to retry)")
+        else:
+            todo.append(run)
+    return todo, notes
+
+
+def run_local(base: DictConfig, runs: list[PlannedRun], *, progress: bool = True) -> list[str]:
+    """Run every planned run here, one after another; a failure is recorded and the rest go on."""
+    failures = []
+    for run in tqdm(runs, desc="runs", unit="run", disable=not progress or len(runs) < 2):
+        tqdm.write(f"→ {run.variant} seed {run.seed}: {run.run_dir}")
+        try:
+            execute_run(OmegaConf.to_container(run.cfg, resolve=True))
+        except Exception as exc:  # one run's failure never stops the others
+            line = f"{run.variant} seed {run.seed} failed: {type(exc).__name__}: {str(exc).splitlines()[-1] if str(exc) else ''}"
+            tqdm.write(line, file=sys.stderr)
+            failures.append(line)
+    return failures
+
+
+def suite_lock_path(base: DictConfig, suite: str, dataset: str) -> Path:
+    return Path(base.store_dir) / "_suites" / f"{suite}-{dataset}.lock"
+
+
+def prepare_store(base: DictConfig) -> None:
+    check_store(Path(base.store_dir))
+
+
+__all__ = ["execute_run", "ensure_evaluator_job", "runs_to_do", "run_local", "suite_lock_path",
+           "prepare_store", "exclusive"]

@@ -1,0 +1,150 @@
+"""The results store: one directory per run, and what state each run is in.
+
+A run directory holds config.yaml, env.json, train_log.csv, checkpoint.pt, samples/, test/,
+status.json and finally metrics.json. The rerun rule reads only these files:
+metrics.json of the same evaluation -> done (skip); a checkpoint -> resume; else start.
+A lock file makes sure no two processes ever train the same directory at once.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from benchmark import atomic
+
+STORE_FORMAT = 1
+STORE_MARKER = "store.json"
+
+
+class StoreFormatError(RuntimeError):
+    """The store was written by a newer, incompatible version of the suite."""
+
+
+class RunLockedError(RuntimeError):
+    """Another process is working in this run directory."""
+
+
+def check_store(store_dir: Path) -> None:
+    """Create the store marker, or refuse a store written by a newer format."""
+    marker = Path(store_dir) / STORE_MARKER
+    if marker.exists():
+        found = json.loads(marker.read_text()).get("format", 0)
+        if found > STORE_FORMAT:
+            raise StoreFormatError(f"store {store_dir} was written by store format {found}; this version "
+                                   f"reads format {STORE_FORMAT}: upgrade the benchmark or use another store_dir=")
+        return
+    atomic.write_json(marker, {"format": STORE_FORMAT})
+
+
+def read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class RunState:
+    """What the store says about one run: pending, partial, running, trained, done, failed."""
+
+    state: str
+    iteration: int | None = None
+    total: int | None = None
+    error: str | None = None
+    attempts: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.state == "done"
+
+
+def run_state(run_dir: Path, evaluation_hash: str | None = None) -> RunState:
+    run_dir = Path(run_dir)
+    metrics = read_json(run_dir / "metrics.json")
+    status = read_json(run_dir / "status.json") or {}
+    attempts = int(status.get("attempts", 0))
+    if metrics and (evaluation_hash is None
+                    or metrics.get("evaluation", {}).get("evaluation_hash") == evaluation_hash):
+        return RunState("done", status.get("iteration"), status.get("total"), attempts=attempts)
+    if is_locked(run_dir):
+        return RunState("running", status.get("iteration"), status.get("total"), attempts=attempts)
+    if status.get("state") == "failed":
+        return RunState("failed", status.get("iteration"), status.get("total"), status.get("error"), attempts)
+    if status.get("state") == "trained":
+        return RunState("trained", status.get("iteration"), status.get("total"), attempts=attempts)
+    if (run_dir / "checkpoint.pt").exists():
+        return RunState("partial", status.get("iteration"), status.get("total"), attempts=attempts)
+    return RunState("pending", attempts=attempts)
+
+
+def is_locked(run_dir: Path) -> bool:
+    lock = Path(run_dir) / ".lock"
+    if not lock.exists():
+        return False
+    with open(lock, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
+
+
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory's lock; refuse at once if another process holds it.
+
+    flock is released by the kernel when its holder dies, so a killed or preempted job never
+    leaves a stale lock behind.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    fh = open(run_dir / ".lock", "a")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLockedError(f"{run_dir} is being worked on by another process (pid in "
+                                 f"{run_dir / '.lock'}): wait for it, or stop it first") from None
+        fh.truncate(0)
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        yield
+    finally:
+        fh.close()
+
+
+@contextmanager
+def exclusive(path: Path, what: str) -> Iterator[None]:
+    """A named lock for work that must not run twice at once (a suite, an evaluator)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunLockedError(f"{what} is already running (lock {path}): wait for it to finish") from None
+        yield
+
+
+def write_status(run_dir: Path, state: str, **fields) -> None:
+    """status.json: the run's state, keeping the attempt count across writes."""
+    previous = read_json(Path(run_dir) / "status.json") or {}
+    atomic.write_json(Path(run_dir) / "status.json",
+                      {"state": state, "attempts": int(previous.get("attempts", 0)), **fields,
+                       "time": time.strftime("%Y-%m-%dT%H:%M:%S")})
+
+
+def record_failure(run_dir: Path, error: BaseException) -> None:
+    """Mark a run failed with the error's last line; count the attempt for the retry limit."""
+    status = read_json(Path(run_dir) / "status.json") or {}
+    message = (str(error).strip().splitlines() or [type(error).__name__])[-1]
+    atomic.write_json(Path(run_dir) / "status.json",
+                      {**status, "state": "failed", "error": f"{type(error).__name__}: {message}",
+                       "attempts": int(status.get("attempts", 0)) + 1})

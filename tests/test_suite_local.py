@@ -1,0 +1,116 @@
+"""`benchmark run/status/report` on the local launcher, end to end on the embedded default."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from benchmark.cli import main
+
+
+@pytest.fixture(scope="module")
+def suite_store(tmp_path_factory):
+    """One finished smoke ablation suite, shared by the tests of this module."""
+    root = tmp_path_factory.mktemp("suite")
+    args = [f"store_dir={root / 'store'}", f"results_dir={root / 'results'}", "progress=false",
+            "dataset.train_count=16", "dataset.test_count=8", "dataset.size=64",
+            "trainer.iterations=12", "trainer.sample_every=12", "trainer.checkpoint_every=6",
+            "evaluation.segmenter.iterations=20"]
+    assert main(["run", "ablations", "synthetic", "profile=smoke", *args]) == 0
+    return root, args
+
+
+def test_suite_writes_both_tables_and_all_plots(suite_store):
+    root, _ = suite_store
+    out = root / "results" / "ablations" / "synthetic"
+    for table in ("table4", "table5"):
+        for ext in ("md", "tex", "csv"):
+            assert (out / f"{table}.{ext}").is_file(), f"{table}.{ext}"
+    csv = pd.read_csv(out / "table4.csv", comment="#")
+    assert len(csv) >= 5
+    header = (out / "table4.md").read_text()
+    for key in ("commit", "dataset", "resolution", "evaluator", "seeds", "profile"):
+        assert key in header, key
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert any(p.startswith("bars_") for p in pngs) and "losses.png" in pngs
+    assert any(p.startswith("samples_") for p in pngs) and any(p.startswith("per_class_iou") for p in pngs)
+
+
+def test_every_run_has_metrics_for_both_directions(suite_store):
+    root, _ = suite_store
+    metrics = sorted((root / "store").glob("synthetic/*/seed0-*/metrics.json"))
+    assert len(metrics) == 5
+    for path in metrics:
+        m = json.loads(path.read_text())
+        assert set(m["directions"]) == {"photo2labels", "labels2photo"}
+        assert 0.0 <= m["directions"]["photo2labels"]["per_pixel_acc"] <= 1.0
+        assert "fid" in m["directions"]["labels2photo"] or "unavailable" in m["directions"]["labels2photo"]
+        n = len(list((path.parent / "test" / "photo2labels").glob("*.png")))
+        assert n == m["directions"]["photo2labels"]["num_images"] == 8
+
+
+def test_rerun_trains_nothing(suite_store, capsys):
+    root, args = suite_store
+    ckpts = {p: p.stat().st_mtime_ns for p in (root / "store").glob("synthetic/*/*/checkpoint.pt")}
+    assert main(["run", "ablations", "synthetic", "profile=smoke", *args]) == 0
+    assert "0 of 5 runs to do" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in ckpts} == ckpts
+
+
+def test_status_shows_done(suite_store, capsys):
+    root, args = suite_store
+    assert main(["status", "ablations", "synthetic", "profile=smoke", *args]) == 0
+    out = capsys.readouterr().out
+    assert out.count("| done") == 5
+
+
+def test_failed_run_does_not_stop_the_others_and_retries_stop(tmp_path, monkeypatch, capsys):
+    import benchmark.train as train_mod
+
+    real = train_mod.train
+
+    def broken_for_gan_only(cfg, run_dir=None, **kw):
+        if cfg.model.name == "gan_only":
+            raise RuntimeError("synthetic failure for the test")
+        return real(cfg, run_dir, **kw)
+
+    monkeypatch.setattr(train_mod, "train", broken_for_gan_only)
+    args = ["profile=smoke", f"store_dir={tmp_path / 's'}", f"results_dir={tmp_path / 'r'}", "progress=false",
+            "dataset.train_count=8", "dataset.test_count=4", "dataset.size=64", "trainer.iterations=4",
+            "trainer.checkpoint_every=4", "trainer.sample_every=4", "evaluation.segmenter.iterations=5",
+            "launcher.max_retries=1"]
+    assert main(["run", "ablations", "synthetic", *args]) == 1
+    capsys.readouterr()
+    assert main(["status", "ablations", "synthetic", *args]) == 1
+    status = capsys.readouterr().out
+    assert status.count("| done") == 4 and "synthetic failure for the test" in status
+    assert main(["run", "ablations", "synthetic", *args]) == 1  # retried once more
+    capsys.readouterr()
+    assert main(["run", "ablations", "synthetic", *args]) == 0  # out of retries: left alone
+    assert "gave up  gan_only seed 0 after 2 failures" in capsys.readouterr().out
+
+
+def test_unknown_suite_and_dataset_list_valid_names(capsys):
+    assert main(["run", "nope", "synthetic"]) == 2
+    assert "ablations" in capsys.readouterr().err
+    assert main(["run", "ablations", "nowhere"]) == 2
+    err = capsys.readouterr().err
+    assert "cityscapes" in err and "synthetic" in err
+
+
+def test_second_run_of_the_same_suite_refuses(tmp_path, capsys):
+    from benchmark.config import compose_config
+    from benchmark.pipeline import suite_lock_path
+    from benchmark.store import exclusive
+
+    base = compose_config(["dataset=synthetic", f"store_dir={tmp_path}"])
+    with exclusive(suite_lock_path(base, "ablations", "synthetic"), "the first run"):
+        assert main(["run", "ablations", "synthetic", f"store_dir={tmp_path}", "progress=false"]) == 2
+    assert "already running" in capsys.readouterr().err
+
+
+def test_store_from_a_newer_version_is_refused(tmp_path, capsys):
+    (tmp_path / "store.json").write_text(json.dumps({"format": 99}))
+    assert main(["run", "ablations", "synthetic", f"store_dir={tmp_path}"]) == 2
+    assert "format 99" in capsys.readouterr().err
