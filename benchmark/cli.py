@@ -134,17 +134,17 @@ def cmd_status(args, overrides: list[str]) -> int:
 def cmd_report(args, overrides: list[str]) -> int:
     from benchmark.suite_report import report_suite
 
-    out = report_suite(args.suite, args.dataset, overrides)
+    out = report_suite(args.suite, args.dataset, overrides, force=True)
     print(f"report of {out['done']}/{out['planned']} finished runs in {out['out_dir']}")
     return 0
 
 
 def cmd_run(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config
-    from benchmark.evaluate import ensure_segmenter
+    from benchmark.evaluate import ensure_segmenter, evaluation_hash
     from benchmark.launcher import check_slurm, slurm_job_state, submit_local, submit_slurm, wait_for
     from benchmark.pipeline import prepare_store, run_local, runs_to_do, suite_lock_path
-    from benchmark.store import exclusive
+    from benchmark.store import exclusive, run_state
     from benchmark.suite_report import report_suite
     from benchmark.suites import check_dataset, load_suite, plan
 
@@ -173,7 +173,9 @@ def cmd_run(args, overrides: list[str]) -> int:
             print(f"follow with: benchmark status {args.suite} {args.dataset} launcher=slurm")
             return 0
         wait_for(jobs, poll_s=args.poll)
-        failures = [j.job_id for j in jobs if j.state not in ("COMPLETED",)]
+        # the store decides, not sacct: a job's state lags behind its result file, and a job that
+        # finished just as its time-limit signal came reads FAILED although its run is done
+        failures = [r.run_dir for r in todo if not run_state(r.run_dir, evaluation_hash(r.cfg)).finished]
         print_status(runs)
     else:
         with exclusive(suite_lock_path(base, args.suite, args.dataset), f"benchmark run {args.suite} {args.dataset}"):
@@ -186,7 +188,8 @@ def cmd_run(args, overrides: list[str]) -> int:
             else:
                 failures = run_local(base, todo, progress=bool(base.progress))
     out = report_suite(args.suite, args.dataset, overrides, progress=bool(base.progress))
-    print(f"report of {out['done']}/{out['planned']} finished runs in {out['out_dir']}")
+    print(f"report of {out['done']}/{out['planned']} finished runs in {out['out_dir']}"
+          + (" (up to date)" if out.get("up_to_date") else ""))
     return 1 if failures else 0
 
 
@@ -245,12 +248,6 @@ def cmd_evaluator(args, overrides: list[str]) -> int:
     return 0
 
 
-def cmd_perf(args, overrides: list[str]) -> int:
-    from benchmark import perf
-
-    return perf.main(args.perf_args)
-
-
 def _extra_parsers(sub) -> None:
     for name, text in (("run", "train, evaluate and report a suite"),
                        ("status", "state of each run of a suite"),
@@ -268,18 +265,21 @@ def _extra_parsers(sub) -> None:
     p = sub.add_parser("evaluator", help="the labels->photo segmentation evaluator")
     p.add_argument("action", choices=["train"])
     p.add_argument("dataset")
-    p = sub.add_parser("perf", help="speed benchmark (seconds per iteration, efficiency)", add_help=False)
-    p.add_argument("perf_args", nargs=argparse.REMAINDER)
+    sub.add_parser("perf", help="speed benchmark (seconds per iteration, efficiency); see --help")
 
 
 _EXTRA_PARSERS: list = [_extra_parsers]
 _HANDLERS = {"train": cmd_train, "describe": cmd_describe, "data": cmd_data, "run": cmd_run,
              "status": cmd_status, "report": cmd_report, "evaluate": cmd_evaluate,
-             "evaluator": cmd_evaluator, "perf": cmd_perf}
+             "evaluator": cmd_evaluator}
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["perf"]:  # perf has its own options (--tiny, --eval, ...): hand them over whole
+        from benchmark import perf
+
+        return perf.main(argv[1:])
     words, overrides = _split_overrides(argv)
     args = build_parser().parse_args(words)
     try:

@@ -245,7 +245,8 @@ def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.
             if fid_ok:
                 real = real_image_folder(cfg, target, resolution, limit)
                 fk = fid.compute_fid_kid(gen_dir, real, weights_path=cfg.evaluation.fid.weights_path,
-                                         device=device, feature_extractor=cfg.evaluation.fid.feature_extractor)
+                                         device=device, feature_extractor=cfg.evaluation.fid.feature_extractor,
+                                         cache_dir=Path(cfg.store_dir) / "_fid_cache")
                 result.update({k: fk[k] for k in ("fid", "kid", "kid_std") if k in fk})
                 if "unavailable" in fk:
                     result["unavailable"] = {"fid": fk["unavailable"], "kid": fk["unavailable"]}

@@ -5,6 +5,8 @@ seeds, profile, X/Y naming); the real-photo row comes from the evaluator's cache
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import shlex
 import sys
 from datetime import datetime, timezone
@@ -17,12 +19,21 @@ from benchmark.store import read_json, run_state
 from benchmark.suites import directions_of, load_suite, plan, table_specs
 
 
+def _fingerprint(done, provenance: dict, reference) -> str:
+    """What the report is made of: the finished runs' metrics files, the code, the settings."""
+    parts = [(str(r.run_dir), (r.run_dir / "metrics.json").stat().st_mtime_ns) for r in done]
+    keys = {k: v for k, v in provenance.items() if k not in ("command", "generated_at")}
+    blob = json.dumps({"runs": parts, "provenance": keys, "reference": reference}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 def results_dir(base, suite: str, dataset: str) -> Path:
     return Path(base.results_dir) / suite / dataset
 
 
 def report_suite(suite_name: str, dataset: str, overrides: list[str], *, command: str | None = None,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, force: bool = False) -> dict:
+    """Write the suite's report; skipped (up_to_date) when nothing it is made from changed."""
     base, runs = plan(suite_name, dataset, overrides)
     suite = load_suite(suite_name)
     done = [r for r in runs if run_state(r.run_dir, evaluation_hash(r.cfg)).finished]
@@ -45,6 +56,10 @@ def report_suite(suite_name: str, dataset: str, overrides: list[str], *, command
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     out = results_dir(base, suite_name, dataset)
+    provenance["inputs_fingerprint"] = _fingerprint(done, provenance, reference)
+    previous = read_json(out / "provenance.json") or {}
+    if not force and previous.get("inputs_fingerprint") == provenance["inputs_fingerprint"]:
+        return {"out_dir": out, "files": {}, "done": len(done), "planned": len(runs), "up_to_date": True}
     files = write_report(table_specs(suite, base), [r.record() for r in done], out, provenance,
                          reference_rows=reference)
     return {"out_dir": out, "files": files, "done": len(done), "planned": len(runs)}

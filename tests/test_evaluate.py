@@ -1,0 +1,111 @@
+"""`benchmark evaluate`: one run's metrics.json, the sanity rows, and bad input."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmark.cli import main
+from benchmark.config import compose_config
+from benchmark.evaluate import (GeneratedImageError, MissingFinalCheckpoint, evaluate_run,
+                                reference_rows)
+from benchmark.train import train
+from evaluation.labels import CLASS_NAMES
+
+SMALL = ["profile=smoke", "progress=false", "dataset.train_count=8", "dataset.test_count=6",
+         "dataset.size=64", "trainer.iterations=4", "trainer.checkpoint_every=2", "trainer.sample_every=4",
+         "evaluation.segmenter.iterations=10"]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    cfg = compose_config([*SMALL, f"store_dir={root / 'store'}", f"run_dir={root / 'run'}"])
+    train(cfg)
+    return cfg, root / "run"
+
+
+def test_metrics_json_has_both_directions_and_every_class(trained_run):
+    cfg, run_dir = trained_run
+    metrics = evaluate_run(run_dir, cfg, progress=False)
+    on_disk = json.loads((run_dir / "metrics.json").read_text())
+    assert on_disk["directions"].keys() == {"photo2labels", "labels2photo"}
+    for direction, scores in on_disk["directions"].items():
+        assert set(scores["per_class"]) == set(CLASS_NAMES)
+        for key in ("per_pixel_acc", "per_class_acc", "class_iou"):
+            assert 0.0 <= scores[key] <= 1.0
+        pngs = sorted(p.stem for p in (run_dir / "test" / direction).glob("*.png"))
+        assert len(pngs) == scores["num_images"] == 6, "exactly one PNG per test input"
+    # labels->photo output is a photo domain: FID/KID or the reason it is unavailable
+    l2p = on_disk["directions"]["labels2photo"]
+    assert ("fid" in l2p) or "evaluation.fid.weights_path" in l2p["unavailable"]["fid"]
+    assert "fid" not in on_disk["directions"]["photo2labels"]  # labels are no photo domain
+    ev = on_disk["evaluation"]
+    assert {"evaluator_hash", "resolution", "num_images", "torch_fidelity_version",
+            "feature_extractor", "evaluation_hash"} <= set(ev)
+    assert ev["resolution"] == 32 and ev["directions"] == {"X2Y": "photo2labels", "Y2X": "labels2photo"}
+    assert metrics == on_disk
+
+
+def test_wrong_size_generated_image_is_refused(trained_run):
+    from benchmark.evaluate import read_generated
+
+    _, run_dir = trained_run
+    bad = run_dir / "bad.png"
+    Image.new("RGB", (20, 20)).save(bad)
+    with pytest.raises(GeneratedImageError, match=r"bad.png is RGB 20x20; expected RGB 32x32"):
+        read_generated(bad, 32)
+    Image.new("L", (32, 32)).save(bad)
+    with pytest.raises(GeneratedImageError, match="is L 32x32"):
+        read_generated(bad, 32)
+
+
+def test_run_without_final_checkpoint_says_where_it_stopped(tmp_path):
+    cfg = compose_config([*SMALL, f"store_dir={tmp_path / 'store'}", f"run_dir={tmp_path / 'run'}"])
+    train(cfg, stop_after=2)
+    with pytest.raises(MissingFinalCheckpoint, match="reached iteration 2 of 4"):
+        evaluate_run(tmp_path / "run", cfg, progress=False)
+    with pytest.raises(MissingFinalCheckpoint, match="not a run directory"):
+        evaluate_run(tmp_path / "nothing", progress=False)
+
+
+def test_reference_rows_on_synthetic(tmp_path):
+    cfg = compose_config([*SMALL, f"store_dir={tmp_path}"])
+    rows = reference_rows(cfg, progress=False)
+    gt = rows["ground_truth_labels"]["photo2labels"]
+    assert gt["per_pixel_acc"] == 1.0  # synthetic colours are exact palette colours
+    real = rows["real_photos"]["labels2photo"]
+    assert 0.0 <= real["per_pixel_acc"] <= 1.0
+    again = reference_rows(cfg, progress=False)  # cached
+    assert again == json.loads(json.dumps(rows))
+
+
+def test_reference_json_cli(tmp_path, capsys):
+    assert main(["evaluate", "--reference", "real", "synthetic", *SMALL, f"store_dir={tmp_path}", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"real_photos", "ground_truth_labels", "evaluation"} <= set(out)
+
+
+def test_ground_truth_row_on_real_cityscapes_is_near_one(shared_data, tmp_path):
+    """The JPEG colour halves, snapped, score ≈ 1 against themselves resized (sanity of the protocol)."""
+    from benchmark.data import open_domains
+    from benchmark.evaluate import read_rgb_resized
+    from evaluation.labels import snap_to_palette
+    from evaluation.metrics import ConfusionMatrix
+
+    cfg = compose_config(["dataset=cityscapes", f"data_root={shared_data}"])
+    pair = open_domains(cfg.dataset, "val")
+    cm = ConfusionMatrix()
+    for i in range(0, 500, 25):
+        colour = np.asarray(read_rgb_resized(pair.Y, i, 128))
+        cm.update(pair.Y.train_ids(i, size=128), snap_to_palette(colour)[0])
+    scores = cm.scores()
+    assert scores["per_pixel_acc"] > 0.99
+
+
+def test_evaluate_cli_on_missing_run_is_one_line(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "nope")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "not a run directory" in err
