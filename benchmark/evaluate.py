@@ -209,7 +209,7 @@ def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.
     if not ckpt_path.is_file():
         raise MissingFinalCheckpoint(f"{run_dir} has no checkpoint: training never reached its first "
                                      f"checkpoint; run `benchmark train` with its config to train it")
-    ckpt = load_checkpoint(ckpt_path, device)
+    ckpt = load_checkpoint(ckpt_path)
     if ckpt["iteration"] < ckpt["total_iterations"]:
         raise MissingFinalCheckpoint(f"{run_dir} has no final checkpoint: training reached iteration "
                                      f"{ckpt['iteration']} of {ckpt['total_iterations']}; run the same "

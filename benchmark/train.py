@@ -96,8 +96,11 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def load_checkpoint(path: Path, device: torch.device) -> dict:
-    return torch.load(path, map_location=device, weights_only=False)
+def load_checkpoint(path: Path) -> dict:
+    """Load on the CPU: RNG and image-pool generator states must stay CPU ByteTensors (found on
+    CUDA: mapping them to the GPU breaks `set_state`); weights move when they are loaded into
+    the model, optimiser state follows its parameters."""
+    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 class TrainLog:
@@ -185,7 +188,7 @@ def train(cfg: DictConfig, run_dir: Path | None = None, *, stop_after: int | Non
     start = 0
     ckpt_path = run_dir / CHECKPOINT
     if ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path, device)
+        ckpt = load_checkpoint(ckpt_path)
         if ckpt.get("config_hash") != chash:
             diff = identity_diff(ckpt.get("config", {}), config)
             raise CheckpointMismatchError(
