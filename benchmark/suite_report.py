@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmark.evaluate import evaluation_hash, evaluator_dir, has_segmentation, reference_rows
-from benchmark.provenance import git_state
+from benchmark.provenance import git_state, machine_description
 from benchmark.report import write_report
 from benchmark.store import read_json, run_state
 from benchmark.suites import directions_of, load_suite, plan, table_specs
@@ -46,7 +46,7 @@ def report_suite(suite_name: str, dataset: str, overrides: list[str], *, command
     git = git_state()
     provenance = {
         "command": command or " ".join(shlex.quote(a) for a in ["benchmark", *sys.argv[1:]]),
-        "commit": git["commit"], "dirty": git["dirty"], "suite": suite_name, "dataset": dataset,
+        "commit": git["commit"], "dirty": git["dirty"], "machine": machine_description(), "suite": suite_name, "dataset": dataset,
         "resolution": int(base.evaluation.resolution), "train_resolution": int(base.data.crop_size),
         "evaluator_hash": ", ".join(evaluator_hashes) or None, "seeds": int(base.seeds),
         "profile": base.profile, "x_domain": base.dataset.x_domain,
