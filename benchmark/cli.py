@@ -37,8 +37,11 @@ def cmd_train(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config, run_dir_of
     from benchmark.train import train
 
+    from benchmark.store import run_lock
+
     cfg = compose_config(overrides)
-    result = train(cfg, run_dir_of(cfg))
+    with run_lock(run_dir_of(cfg)):  # never two processes training one run directory
+        result = train(cfg, run_dir_of(cfg))
     print(f"trained {result['iteration']}/{result['total']} iterations in {result['run_dir']}")
     return 0
 
@@ -142,7 +145,8 @@ def cmd_report(args, overrides: list[str]) -> int:
 def cmd_run(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config
     from benchmark.evaluate import ensure_segmenter, evaluation_hash
-    from benchmark.launcher import check_slurm, slurm_job_state, submit_local, submit_slurm, wait_for
+    from benchmark.launcher import (check_slurm, slurm_job_state, submit_local, submit_slurm, wait_for,
+                                    wait_for_runs)
     from benchmark.pipeline import prepare_store, run_local, runs_to_do, suite_lock_path
     from benchmark.store import exclusive, run_state
     from benchmark.suite_report import report_suite
@@ -172,10 +176,13 @@ def cmd_run(args, overrides: list[str]) -> int:
         if not args.wait:
             print(f"follow with: benchmark status {args.suite} {args.dataset} launcher=slurm")
             return 0
+        # --wait also waits for runs whose jobs an earlier `run` submitted (queued or running)
+        live = [r for r in runs if r in todo or slurm_job_state(r.run_dir)[1] in _slurm_active()]
         wait_for(jobs, poll_s=args.poll)
+        wait_for_runs([r.run_dir for r in live if r not in todo], poll_s=args.poll)
         # the store decides, not sacct: a job's state lags behind its result file, and a job that
         # finished just as its time-limit signal came reads FAILED although its run is done
-        failures = [r.run_dir for r in todo if not run_state(r.run_dir, evaluation_hash(r.cfg)).finished]
+        failures = [r.run_dir for r in live if not run_state(r.run_dir, evaluation_hash(r.cfg)).finished]
         print_status(runs)
     else:
         with exclusive(suite_lock_path(base, args.suite, args.dataset), f"benchmark run {args.suite} {args.dataset}"):
@@ -221,12 +228,11 @@ def cmd_evaluate(args, overrides: list[str]) -> int:
         print(json.dumps(rows, indent=2, default=str))
     else:
         for row, per_direction in rows.items():
-            if row == "evaluation":
+            if row == "evaluation" or not isinstance(per_direction, dict):
                 continue
-            for direction, scores in (per_direction.items() if row != "directions" else per_direction.items()):
-                if isinstance(scores, dict):
-                    nums = {k: round(v, 4) for k, v in scores.items() if isinstance(v, float)}
-                    print(f"{row:20s} {direction:14s} {nums}")
+            for direction, scores in per_direction.items():
+                nums = {k: round(v, 4) for k, v in scores.items() if isinstance(v, float)}
+                print(f"{row:20s} {direction:14s} {nums}")
     return 0
 
 
