@@ -15,6 +15,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from benchmark.atomic import save_image
+
 from evaluation.labels import label_ids_to_train_ids, train_ids_to_colors
 
 from .domains import (Domain, DomainPair, domain_names, not_found, read_ids, read_rgb,
@@ -97,13 +99,6 @@ def open_cityscapes_native(cfg: Any, split: str) -> DomainPair:
     return DomainPair(X=x, Y=y, aligned=True, split=split)
 
 
-def _save_atomic(img: Image.Image, path: Path) -> None:
-    """Write a PNG via temp file + rename so an interrupted prepare leaves no half files."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    img.save(tmp, format="PNG")
-    os.replace(tmp, path)
-
-
 def prepare_cityscapes(src: Path, out: Path, size: int = 128,
                        splits: Iterable[str] = ("train", "val")) -> dict:
     """Convert native Cityscapes under `src` into the `prepared` layout under `out`.
@@ -140,9 +135,9 @@ def prepare_cityscapes(src: Path, out: Path, size: int = 128,
             photo = read_rgb(pair.photo).resize((size, size), Image.BICUBIC)
             ids = Image.fromarray(native_train_ids(pair.label_ids), mode="L")
             ids = ids.resize((size, size), Image.NEAREST)
-            _save_atomic(photo, targets["photo"])
-            _save_atomic(Image.fromarray(train_ids_to_colors(np.asarray(ids))), targets["labels"])
-            _save_atomic(ids, targets["train_ids"])
+            save_image(photo, targets["photo"])
+            save_image(Image.fromarray(train_ids_to_colors(np.asarray(ids))), targets["labels"])
+            save_image(ids, targets["train_ids"])
             written += 1
         report["splits"][split] = {"pairs": len(pairs), "written": written, "present": present}
     if not report["splits"]:

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from .domains import (Domain, DomainPair, domain_names, list_images, not_found, read_ids,
+from .unaligned import FolderDomain
+from .domains import (DomainPair, domain_names, list_images, not_found, read_ids,
                       read_rgb, require_root, resolve_split)
 
 LAYOUT = ("ROOT/<split>/photo/<stem>.png, ROOT/<split>/labels/<stem>.png and "
@@ -20,26 +21,15 @@ LAYOUT = ("ROOT/<split>/photo/<stem>.png, ROOT/<split>/labels/<stem>.png and "
 FOLDERS = ("photo", "labels")
 
 
-class PreparedDomain(Domain):
+class PreparedDomain(FolderDomain):
+    """A folder of PNGs whose label side may carry exact trainIds in a sibling folder."""
+
     def __init__(self, name: str, is_label_map: bool, paths: list[Path],
                  ids_folder: Path | None = None):
-        super().__init__(name, is_label_map)
-        self._paths = paths
+        super().__init__(name, is_label_map, paths)
         self._ids_folder = ids_folder
         # Without train_ids/ the exact palette PNGs are snapped, which is lossless.
         self.stores_ids = ids_folder is not None and ids_folder.is_dir()
-
-    def __len__(self) -> int:
-        return len(self._paths)
-
-    def stem(self, i: int) -> str:
-        return self._paths[self._index(i)].stem
-
-    def describe(self, i: int) -> str:
-        return str(self._paths[self._index(i)])
-
-    def load(self, i: int) -> Image.Image:
-        return read_rgb(self._paths[self._index(i)])
 
     def _full_train_ids(self, i: int) -> np.ndarray:
         return read_ids(self._ids_folder / f"{self.stem(i)}.png")  # type: ignore[operator]

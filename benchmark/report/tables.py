@@ -11,18 +11,18 @@ Run loading lives here too because the plots need exactly the same view of the r
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from benchmark import atomic
+from benchmark.atomic import atomic_path as atomic_target
 from benchmark.report.reference import PaperReference, load_reference
 
 #: metric key -> (column label, decimals). Order = column order in every table.
@@ -56,25 +56,9 @@ class TableSpecError(ValueError):
 
 # --------------------------------------------------------------------------- small utilities
 
-@contextlib.contextmanager
-def atomic_target(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds,
-    so a reader never sees a half-written table or image."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    with atomic_target(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+    """Write a table atomically (benchmark.atomic) and return its path."""
+    atomic.write_text(path, text)
     return Path(path)
 
 
