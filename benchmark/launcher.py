@@ -117,16 +117,28 @@ def submit_local(base: DictConfig, runs: list[PlannedRun]) -> list[submitit.Job]
 
 
 def slurm_job_state(run_dir: Path) -> tuple[str | None, str | None]:
-    """(job id, SLURM state) of the run's last submitted job, from `sacct`; (None, None) if none."""
+    """(job id, SLURM state) of the run's last submitted job; (None, None) if none.
+
+    `squeue` first: it knows a job the moment it is submitted, while `sacct` lists it only once
+    slurmdbd has the record (a second `benchmark run` right after the first would otherwise
+    submit the same runs again). `sacct` then answers for jobs that have left the queue.
+    """
     info = read_json(Path(run_dir) / "slurm.json")
     if not info:
         return None, None
+    job_id = str(info["job_id"])
+    return job_id, _first_state(["squeue", "-h", "-j", job_id, "-o", "%T"]) or _first_state(
+        ["sacct", "-j", job_id, "-n", "-X", "-P", "-o", "State"], last=True)
+
+
+def _first_state(cmd: list[str], *, last: bool = False) -> str | None:
+    """First word of the first (or last) output line of a SLURM query; None when it says nothing."""
     try:
-        out = subprocess.run(["sacct", "-j", str(info["job_id"]), "-n", "-X", "-P", "-o", "State"],
-                             capture_output=True, text=True, timeout=20).stdout.splitlines()
+        lines = [line for line in subprocess.run(cmd, capture_output=True, text=True,
+                                                 timeout=20).stdout.splitlines() if line.strip()]
     except (subprocess.SubprocessError, OSError):
-        return str(info["job_id"]), None
-    return str(info["job_id"]), (out[-1].split()[0] if out else None)
+        return None
+    return (lines[-1] if last else lines[0]).split()[0] if lines else None  # "CANCELLED by 0"
 
 
 def wait_for(jobs: list[submitit.Job], *, poll_s: float = 5.0, on_poll=None) -> None:
@@ -135,3 +147,12 @@ def wait_for(jobs: list[submitit.Job], *, poll_s: float = 5.0, on_poll=None) -> 
         if on_poll:
             on_poll()
         time.sleep(poll_s)
+
+
+def wait_for_runs(run_dirs: list[Path], *, poll_s: float = 5.0) -> None:
+    """Block until none of these runs has a live SLURM job (jobs of an earlier submission)."""
+    pending = list(run_dirs)
+    while pending:
+        pending = [d for d in pending if slurm_job_state(d)[1] in SLURM_ACTIVE]
+        if pending:
+            time.sleep(poll_s)
