@@ -7,6 +7,8 @@ to SLURM must find the same run, changing a loss weight must not.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -55,7 +57,16 @@ def _check_choice(overrides: Iterable[str]) -> None:
 
 
 def compose_config(overrides: Iterable[str] = ()) -> DictConfig:
-    """The resolved-able root config for `overrides` (Hydra `key=value` words)."""
+    """The resolved-able root config for `overrides` (Hydra `key=value` words).
+
+    Composition costs ~0.3 s; a suite asks for the same configs several times (plan, status,
+    report), so results are memoised and each caller gets its own copy.
+    """
+    return copy.deepcopy(_compose(tuple(overrides)))
+
+
+@functools.lru_cache(maxsize=256)
+def _compose(overrides: tuple[str, ...]) -> DictConfig:
     overrides = list(overrides)
     _check_choice(overrides)
     if not GlobalHydra.instance().is_initialized():
