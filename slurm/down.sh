@@ -28,13 +28,7 @@ say() { [[ -n $QUIET ]] || echo "[slurm/down] $*"; }
 fail() { echo "[slurm/down] ERROR: $*" >&2; exit 1; }
 
 # Same test as up.sh: the PID is still that program and not a zombie (never a reused PID).
-alive() {  # pid name
-    local pid=$1 name=$2 comm state
-    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
-    [[ $comm == "$name" ]] || return 1
-    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-    [[ $state != Z && $state != X ]]
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # alive PID NAME
 
 wait_gone() {  # pid name seconds
     local end=$((SECONDS + $3))

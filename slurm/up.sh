@@ -80,13 +80,7 @@ ensure_packages
 # --- helpers over the pid file -----------------------------------------------------------
 # A PID counts as ours only while /proc says it is that program and not a zombie (the daemons
 # are reparented to PID 1, which in containers may never reap them).
-alive() {  # pid name
-    local pid=$1 name=$2 comm state
-    comm=$(cat "/proc/$pid/comm" 2>/dev/null) || return 1
-    [[ $comm == "$name" ]] || return 1
-    state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
-    [[ $state != Z && $state != X ]]
-}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"  # alive PID NAME
 
 node_state() { timeout 10 sinfo -h -N -n "$NODE" -o %t 2>/dev/null | head -n1 || true; }
 

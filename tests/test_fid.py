@@ -27,14 +27,6 @@ LAYER = "64"
 UNREACHABLE = "http://weights.invalid/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(autouse=True)
 def no_network_and_empty_hub(tmp_path, monkeypatch):
     """Nothing may be downloaded: an unresolvable URL and an empty torch hub cache."""

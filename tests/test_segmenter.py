@@ -19,15 +19,6 @@ R = 32
 COLOURS = torch.tensor([[1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]])
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Two OpenMP threads on two cores shared with other jobs are many times slower than one.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def colour_to_class(n: int, size: int, seed: int) -> TensorDataset:
     """Each image is one noisy colour; its class (0, 1 or 2) covers every pixel; a quarter of
     the pixels are 255 (ignore) so the loss must skip them."""
