@@ -453,27 +453,15 @@ def _notes(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mapping[str, 
 
 # --------------------------------------------------------------------------- writers
 
+#: Characters LaTeX treats specially in a plain-text cell, and what to write instead.
+LATEX_ESCAPES = {**{ch: "\\" + ch for ch in "&%$#_{}"}, "~": r"\textasciitilde{}",
+                 "^": r"\textasciicircum{}", "\\": r"\textbackslash{}", "→": r"$\to$",
+                 "±": r"$\pm$", "↔": r"$\leftrightarrow$"}
+
+
 def latex_escape(text: str) -> str:
     """Escape the characters LaTeX treats specially in a plain-text cell."""
-    out = []
-    for ch in str(text):
-        if ch in "&%$#_{}":
-            out.append("\\" + ch)
-        elif ch == "~":
-            out.append(r"\textasciitilde{}")
-        elif ch == "^":
-            out.append(r"\textasciicircum{}")
-        elif ch == "\\":
-            out.append(r"\textbackslash{}")
-        elif ch == "→":
-            out.append(r"$\to$")
-        elif ch == "±":
-            out.append(r"$\pm$")
-        elif ch == "↔":
-            out.append(r"$\leftrightarrow$")
-        else:
-            out.append(ch)
-    return "".join(out)
+    return "".join(LATEX_ESCAPES.get(ch, ch) for ch in str(text))
 
 
 def header_lines(title: str, provenance: Mapping[str, Any] | None,
