@@ -33,13 +33,36 @@ def _split_overrides(words: list[str]) -> tuple[list[str], list[str]]:
     return rest, overrides
 
 
+def preflight(base, run_dirs: list[Path], *, what: str, confirmed: bool) -> None:
+    """Before anything trains: every image header of both splits checked, the test split decoded
+    in full, the plan printed with its measured cost (stopping when absurd for the launcher).
+
+    Skipped entirely when nothing needs training."""
+    from benchmark.cost import check_cost
+    from benchmark.data import check_readable, open_domains
+    from benchmark.store import run_state
+    from benchmark.train import iteration_budget
+
+    if not run_dirs:
+        return
+    pair = open_domains(base.dataset, "train")
+    per_run, _ = iteration_budget(base.trainer, max(len(pair.X), len(pair.Y)))
+    check_readable(open_domains(base.dataset, "test"), progress=bool(base.progress))
+    remaining = sum(max(per_run - int(run_state(d).iteration or 0), 0) for d in run_dirs)
+    check_cost(base, runs=len(run_dirs), iterations=remaining, iterations_per_run=per_run, what=what,
+               confirmed=confirmed)
+
+
 def cmd_train(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config, run_dir_of
+    from benchmark.store import run_lock, run_state
     from benchmark.train import train
 
-    from benchmark.store import run_lock
-
     cfg = compose_config(overrides)
+    state = run_state(run_dir_of(cfg))
+    if state.state not in ("trained", "done", "running"):
+        preflight(cfg, [run_dir_of(cfg)], what=f"{cfg.model.name} seed {cfg.seed} on {cfg.dataset.name}",
+                  confirmed=args.yes)
     with run_lock(run_dir_of(cfg)):  # never two processes training one run directory
         result = train(cfg, run_dir_of(cfg))
     print(f"trained {result['iteration']}/{result['total']} iterations in {result['run_dir']}")
@@ -75,7 +98,8 @@ def cmd_data(args, overrides: list[str]) -> int:
     if not args.src or not args.out:
         raise UserError("benchmark data prepare cityscapes needs --src (native Cityscapes with "
                         "leftImg8bit/ and gtFine/) and --out (the prepared folder)")
-    summary = prepare_cityscapes(Path(args.src), Path(args.out), size=args.size)
+    quiet = any(o.replace(" ", "").lower() in ("progress=false", "progress=0") for o in overrides)
+    summary = prepare_cityscapes(Path(args.src), Path(args.out), size=args.size, progress=not quiet)
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
@@ -84,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("train", help="train one run (resumes if interrupted)")
+    p = sub.add_parser("train", help="train one run (resumes if interrupted)")
+    p.add_argument("--yes", action="store_true", help="start even when the cost estimate is absurd here")
     p = sub.add_parser("describe", help="resolved config and parameter counts")
     p.add_argument("--json", action="store_true")
     p = sub.add_parser("data", help="dataset preparation")
@@ -126,10 +151,21 @@ def print_status(runs) -> list[dict]:
     return rows
 
 
+def store_line(base, overrides: list[str]) -> str:
+    """Which store a command reads: absolute, with where the setting came from."""
+    store = Path(base.store_dir).resolve()
+    source = ("BENCHMARK_STORE" if os.environ.get("BENCHMARK_STORE") else
+              "store_dir=" if any(o.startswith("store_dir=") for o in overrides) else
+              "the default ./runs of this directory; set BENCHMARK_STORE or store_dir= for another")
+    missing = "" if store.is_dir() else " — it does not exist: nothing has run with this store"
+    return f"store: {store} (from {source}){missing}"
+
+
 def cmd_status(args, overrides: list[str]) -> int:
     from benchmark.suites import plan
 
-    _, runs = plan(args.suite, args.dataset, overrides)
+    base, runs = plan(args.suite, args.dataset, overrides)
+    print(store_line(base, overrides))
     rows = print_status(runs)
     return 1 if any(r["state"] == "failed" for r in rows) else 0
 
@@ -138,6 +174,11 @@ def cmd_report(args, overrides: list[str]) -> int:
     from benchmark.suite_report import report_suite
 
     out = report_suite(args.suite, args.dataset, overrides, force=True)
+    if out.get("written") is False:
+        from benchmark.suite_report import nothing_to_report
+
+        print(nothing_to_report(out), file=sys.stderr)
+        return 1
     print(f"report of {out['done']}/{out['planned']} finished runs in {out['out_dir']}")
     return 0
 
@@ -167,7 +208,10 @@ def cmd_run(args, overrides: list[str]) -> int:
         todo = [r for r in todo if r not in queued]
     for line in notes:
         print(line)
+    gave_up = [line for line in notes if line.startswith("gave up")]
     print(f"{len(todo)} of {len(runs)} runs to do ({args.suite} on {args.dataset}, launcher={launcher})")
+    preflight(base, [r.run_dir for r in todo], confirmed=args.yes,
+              what=f"{args.suite} on {args.dataset}: {', '.join(sorted({r.variant for r in todo}))}")
     failures: list = []
     if launcher == "slurm":
         jobs = submit_slurm(base, todo, suite=args.suite) if todo else []
@@ -175,7 +219,7 @@ def cmd_run(args, overrides: list[str]) -> int:
             print(f"submitted job {job.job_id}")
         if not args.wait:
             print(f"follow with: benchmark status {args.suite} {args.dataset} launcher=slurm")
-            return 0
+            return 1 if gave_up else 0
         # --wait also waits for runs whose jobs an earlier `run` submitted (queued or running)
         live = [r for r in runs if r in todo or slurm_job_state(r.run_dir)[1] in _slurm_active()]
         wait_for(jobs, poll_s=args.poll)
@@ -195,9 +239,16 @@ def cmd_run(args, overrides: list[str]) -> int:
             else:
                 failures = run_local(base, todo, progress=bool(base.progress))
     out = report_suite(args.suite, args.dataset, overrides, progress=bool(base.progress))
-    print(f"report of {out['done']}/{out['planned']} finished runs in {out['out_dir']}"
-          + (" (up to date)" if out.get("up_to_date") else ""))
-    return 1 if failures else 0
+    if out.get("written") is False:
+        from benchmark.suite_report import nothing_to_report
+
+        print(nothing_to_report(out))
+    else:
+        print(f"report of {out['done']}/{out['planned']} finished runs in {out['out_dir']}"
+              + (" (up to date)" if out.get("up_to_date") else ""))
+    if gave_up:
+        print(f"{len(gave_up)} run(s) gave up after their retries (see above); exit code 1", file=sys.stderr)
+    return 1 if failures or gave_up else 0
 
 
 def _slurm_active():
@@ -209,6 +260,7 @@ def _slurm_active():
 def cmd_evaluate(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config
     from benchmark.evaluate import evaluate_run, load_run_config, reference_rows
+    from benchmark.store import is_locked, run_state
 
     if args.reference:
         if args.reference != "real" or not args.target:
@@ -218,12 +270,17 @@ def cmd_evaluate(args, overrides: list[str]) -> int:
     else:
         if not args.target:
             raise UserError("usage: benchmark evaluate RUN_DIR [overrides]")
+        if is_locked(Path(args.target)):
+            state = run_state(Path(args.target))
+            at = f" (iteration {state.iteration}/{state.total})" if state.total else ""
+            raise UserError(f"{args.target} is training now{at}: evaluate it when training has finished "
+                            "(`benchmark status` shows when); the suite evaluates it by itself")
         cfg = load_run_config(Path(args.target))
         if overrides:
             from omegaconf import OmegaConf
 
             cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
-        rows = evaluate_run(Path(args.target), cfg)
+        rows = evaluate_run(Path(args.target), cfg, progress=bool(cfg.get("progress", True)))
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
@@ -264,6 +321,8 @@ def _extra_parsers(sub) -> None:
         if name == "run":
             p.add_argument("--wait", action="store_true", help="SLURM: block until every job ended")
             p.add_argument("--poll", type=float, default=10.0, help="seconds between status polls")
+            p.add_argument("--yes", action="store_true",
+                           help="start even when the cost estimate is absurd for the launcher")
     p = sub.add_parser("evaluate", help="score a run (or the reference rows of a dataset)")
     p.add_argument("target", nargs="?")
     p.add_argument("--reference", choices=["real"])

@@ -19,9 +19,13 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
+from benchmark.validation import config_problems
+
 CONF_MODULE = "benchmark.conf"
 CONF_DIR = Path(__file__).parent / "conf"
 GROUPS = ("model", "dataset", "profile", "launcher", "suite")
+DEFAULT_DATASET = "synthetic"    # the root config's default (conf/config.yaml)
+REAL_DATA_PROFILE = "paper"      # the default profile on every dataset that is not synthetic
 
 #: Dotted keys left out of a run's identity: where and how it runs, not what it computes.
 IDENTITY_EXCLUDED = (
@@ -57,12 +61,42 @@ def _check_choice(overrides: Iterable[str]) -> None:
 
 
 def compose_config(overrides: Iterable[str] = ()) -> DictConfig:
-    """The resolved-able root config for `overrides` (Hydra `key=value` words).
+    """The resolved-able, validated root config for `overrides` (Hydra `key=value` words).
 
     Composition costs ~0.3 s; a suite asks for the same configs several times (plan, status,
     report), so results are memoised and each caller gets its own copy.
     """
-    return copy.deepcopy(_compose(tuple(overrides)))
+    return copy.deepcopy(_compose(tuple(with_default_profile(list(overrides)))))
+
+
+def _last_choice(overrides: list[str], group: str) -> str | None:
+    chosen = None
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if sep and key.lstrip("+") == group:
+            chosen = value
+    return chosen
+
+
+def dataset_source(name: str) -> str | None:
+    """The `source` a dataset YAML names (read without composing: it decides the profile)."""
+    path = CONF_DIR / "dataset" / f"{name}.yaml"
+    return OmegaConf.load(path).get("source") if path.is_file() else None
+
+
+def with_default_profile(overrides: list[str]) -> list[str]:
+    """Add `profile=paper` on a real dataset when the user chose no profile.
+
+    The root config's default profile is smoke, right for the embedded synthetic scenes (a
+    demo in minutes) but a toy on real data: `benchmark run ablations cityscapes` must run the
+    paper's protocol. The profile is a config group, so this is decided before composing.
+    """
+    if _last_choice(overrides, "profile") is not None:
+        return overrides
+    dataset = _last_choice(overrides, "dataset") or DEFAULT_DATASET
+    if dataset_source(dataset) in (None, "synthetic"):
+        return overrides
+    return [*overrides, f"profile={REAL_DATA_PROFILE}"]
 
 
 @functools.lru_cache(maxsize=256)
@@ -77,11 +111,36 @@ def _compose(overrides: tuple[str, ...]) -> DictConfig:
         raise ConfigError(str(exc).splitlines()[0]) from exc
     except HydraException as exc:
         raise ConfigError(f"bad override: {' '.join(str(exc).split())}") from exc
+    problems = config_problems(cfg)
+    if problems:
+        raise ConfigError("bad config value: " + "; ".join(problems))
     return cfg
 
 
 def resolved_dict(cfg: DictConfig) -> dict:
     return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+
+
+def escape_interpolations(tree: Any) -> Any:
+    """`${` -> `\\${` in every string, so a resolved config survives being made a config again.
+
+    A resolved value may itself read `${...}` (launcher.setup holds the shell's
+    `${SLURM_CPUS_PER_TASK:-1}`, escaped in the YAML); OmegaConf would take it for an
+    interpolation the second time round and fail inside the job.
+    """
+    if isinstance(tree, dict):
+        return {k: escape_interpolations(v) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [escape_interpolations(v) for v in tree]
+    if isinstance(tree, str):
+        return tree.replace("${", "\\${")
+    return tree
+
+
+def job_payload(cfg: DictConfig) -> dict:
+    """The plain dict a job receives: resolved once, here; `OmegaConf.create` of it in the job
+    gives back exactly these values (nothing is resolved a second time)."""
+    return escape_interpolations(resolved_dict(cfg))
 
 
 def _drop(tree: dict, dotted: str) -> None:

@@ -16,6 +16,8 @@ import submitit
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark import atomic
+from benchmark.config import job_payload
+from benchmark.packing import packed_resources, runs_per_gpu, submit_packed
 from benchmark.pipeline import ensure_evaluator_job, execute_run
 from benchmark.store import read_json
 from benchmark.suites import PlannedRun
@@ -85,7 +87,7 @@ def submit_slurm(base: DictConfig, runs: list[PlannedRun], *, suite: str) -> lis
                        and not (evaluator_dir(base) / "segmenter.pt").is_file())
     if needs_evaluator:
         executor = slurm_executor(launcher, folder, f"{suite}-{base.dataset.name}-evaluator")
-        job = executor.submit(EvaluatorJob(), OmegaConf.to_container(base, resolve=True))
+        job = executor.submit(EvaluatorJob(), job_payload(base))
         dependency = f"afterok:{job.job_id}"
         jobs.append(job)
     if runs:
@@ -97,13 +99,17 @@ def submit_slurm(base: DictConfig, runs: list[PlannedRun], *, suite: str) -> lis
             # leaving it pending forever (DependencyNeverSatisfied), which would hang `run --wait`
             executor.update_parameters(slurm_additional_parameters={**extra, "dependency": dependency,
                                                                      "kill_on_invalid_dep": "yes"})
+        k = runs_per_gpu(launcher)  # launcher.runs_per_gpu=k: k runs share one job (benchmark/packing.py)
+        if k > 1:
+            executor.update_parameters(**packed_resources(launcher, k))
         with executor.batch():
-            run_jobs = [executor.submit(RunJob(), OmegaConf.to_container(r.cfg, resolve=True)) for r in runs]
+            run_jobs = (submit_packed(executor, runs, k, job_payload) if k > 1 else
+                        [executor.submit(RunJob(), job_payload(r.cfg)) for r in runs])
         for run, job in zip(runs, run_jobs):
             run.run_dir.mkdir(parents=True, exist_ok=True)
             atomic.write_json(run.run_dir / "slurm.json", {"job_id": job.job_id, "folder": str(folder),
                                                            "submitted": time.strftime("%Y-%m-%dT%H:%M:%S")})
-        jobs.extend(run_jobs)
+        jobs.extend(dict.fromkeys(run_jobs))  # a packed job once
     return jobs
 
 
@@ -112,8 +118,8 @@ def submit_local(base: DictConfig, runs: list[PlannedRun]) -> list[submitit.Job]
     folder = Path(base.launcher.get("folder") or Path(base.store_dir) / "_local_logs")
     executor = submitit.AutoExecutor(folder=str(folder), cluster="local")
     executor.update_parameters(timeout_min=int(base.launcher.get("timeout_min", 24 * 60)))
-    executor.submit(EvaluatorJob(), OmegaConf.to_container(base, resolve=True)).result()
-    return [executor.submit(RunJob(), OmegaConf.to_container(r.cfg, resolve=True)) for r in runs]
+    executor.submit(EvaluatorJob(), job_payload(base)).result()
+    return [executor.submit(RunJob(), job_payload(r.cfg)) for r in runs]
 
 
 def slurm_job_state(run_dir: Path) -> tuple[str | None, str | None]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
-from benchmark.config import run_dir_of
+from benchmark.config import job_payload, run_dir_of
 from benchmark.store import (check_store, exclusive, read_json, record_failure, run_lock,
                              run_state)
 from benchmark.suites import PlannedRun
@@ -40,7 +40,8 @@ def ensure_evaluator_job(cfg_dict: dict) -> str | None:
     """Train (or find) the dataset's segmentation evaluator; shared by every run of a suite."""
     from benchmark.evaluate import ensure_segmenter
 
-    path = ensure_segmenter(OmegaConf.create(cfg_dict))
+    cfg = OmegaConf.create(cfg_dict)
+    path = ensure_segmenter(cfg, progress=bool(cfg.get("progress", True)))
     return str(path) if path else None
 
 
@@ -69,7 +70,7 @@ def run_local(base: DictConfig, runs: list[PlannedRun], *, progress: bool = True
     for run in tqdm(runs, desc="runs", unit="run", disable=not progress or len(runs) < 2):
         tqdm.write(f"→ {run.variant} seed {run.seed}: {run.run_dir}")
         try:
-            execute_run(OmegaConf.to_container(run.cfg, resolve=True))
+            execute_run(job_payload(run.cfg))
         except Exception as exc:  # one run's failure never stops the others
             line = f"{run.variant} seed {run.seed} failed: {type(exc).__name__}: {str(exc).splitlines()[-1] if str(exc) else ''}"
             tqdm.write(line, file=sys.stderr)

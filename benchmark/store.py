@@ -78,7 +78,7 @@ def run_state(run_dir: Path, evaluation_hash: str | None = None) -> RunState:
         return RunState("failed", status.get("iteration"), status.get("total"), status.get("error"), attempts)
     if status.get("state") == "trained":
         return RunState("trained", status.get("iteration"), status.get("total"), attempts=attempts)
-    if (run_dir / "checkpoint.pt").exists():
+    if (run_dir / "checkpoint.pt").exists() or (run_dir / "checkpoint.prev.pt").exists():
         return RunState("partial", status.get("iteration"), status.get("total"), attempts=attempts)
     return RunState("pending", attempts=attempts)
 

@@ -22,15 +22,18 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from benchmark import atomic
-from benchmark.build import build_model
+from benchmark.build import build_model, check_training_data
+from benchmark.checkpoint import (CHECKPOINT, load_checkpoint, load_latest,  # noqa: F401 (re-exported)
+                                  remove_stale_temporaries, save_checkpoint)
 from benchmark.config import config_hash, identity_diff, resolved_dict, run_dir_of
 from benchmark.data import open_domains
 from benchmark.data.iteration import UnpairedIterations, iteration_sampler
+from benchmark.loss_buffer import LossBuffer
+from benchmark.device import resolve_device
 from benchmark.provenance import environment
 from benchmark.store import write_status
 from benchmark.samples import sample_batch, save_sample_grid
 
-CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_FORMAT = 1
 
 
@@ -40,15 +43,6 @@ class NonFiniteLossError(RuntimeError):
 
 class CheckpointMismatchError(ValueError):
     """A run directory holds a checkpoint of a different config."""
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device={name} asked for but CUDA is not available: use device=cpu or device=auto")
-    return device
 
 
 def iteration_budget(trainer_cfg, epoch_length: int) -> tuple[int, int]:
@@ -94,13 +88,6 @@ def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     if state.get("cuda") is not None and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def load_checkpoint(path: Path) -> dict:
-    """Load on the CPU: RNG and image-pool generator states must stay CPU ByteTensors (found on
-    CUDA: mapping them to the GPU breaks `set_state`); weights move when they are loaded into
-    the model, optimiser state follows its parameters."""
-    return torch.load(path, map_location="cpu", weights_only=False)
 
 
 class TrainLog:
@@ -150,13 +137,7 @@ def _save_checkpoint(run_dir: Path, model, iteration: int, total: int, config: d
     state = {"format": CHECKPOINT_FORMAT, "iteration": iteration, "total_iterations": total,
              "config": config, "config_hash": chash, "model": model.state_dict(),
              "training": model.training_state(), "rng": rng_state()}
-    path = run_dir / CHECKPOINT
-    try:
-        atomic.torch_save(state, path)
-    except OSError as exc:
-        raise OSError(exc.errno, f"could not save the checkpoint {path} at iteration {iteration} "
-                                 f"({exc.strerror or exc}); the previous checkpoint is intact: free "
-                                 "space and run the same command again to resume") from exc
+    save_checkpoint(run_dir, state, iteration=iteration)
 
 
 def train(cfg: DictConfig, run_dir: Path | None = None, *, stop_after: int | None = None) -> dict:
@@ -175,20 +156,22 @@ def train(cfg: DictConfig, run_dir: Path | None = None, *, stop_after: int | Non
     pair = open_domains(cfg.dataset, cfg.dataset.train_split)
     data = UnpairedIterations(pair, load_size=cfg.data.load_size, crop_size=cfg.data.crop_size,
                               flip=cfg.data.flip, seed=int(cfg.seed),
-                              paired=bool(cfg.model.get("paired", False)))
+                              paired=check_training_data(cfg, pair))  # fails here, before training
     total, decay_start = iteration_budget(cfg.trainer, data.epoch_length)
     model = build_model(cfg).to(device)
     if cfg.trainer.channels_last:
         model = model.to(memory_format=torch.channels_last)
+    # before the optimisers: the precision picks the Adam implementation (models/base.py)
+    precision = model.configure_precision(cfg.trainer.precision, device)  # auto -> bf16 | fp32
     model.configure_optimizers(lr=float(cfg.trainer.lr),
                                betas=(float(cfg.trainer.beta1), float(cfg.trainer.beta2)),
                                lr_lambda=linear_decay(decay_start, total))
-    model.configure_precision(cfg.trainer.precision, device)
 
     start = 0
     ckpt_path = run_dir / CHECKPOINT
-    if ckpt_path.exists():
-        ckpt = load_checkpoint(ckpt_path)
+    remove_stale_temporaries(run_dir)  # left by a writer killed mid-save
+    ckpt = load_latest(run_dir)
+    if ckpt is not None:
         if ckpt.get("config_hash") != chash:
             diff = identity_diff(ckpt.get("config", {}), config)
             raise CheckpointMismatchError(
@@ -200,7 +183,10 @@ def train(cfg: DictConfig, run_dir: Path | None = None, *, stop_after: int | Non
         start = int(ckpt["iteration"])
         del ckpt
     atomic.write_text(run_dir / "config.yaml", _yaml(config))
-    atomic.write_json(run_dir / "env.json", {**environment(device), "config_hash": chash})
+    # The hash keeps the literal trainer.precision ("auto"); what it meant on this device is here.
+    atomic.write_json(run_dir / "env.json", {**environment(device), "config_hash": chash,
+                                             "precision": precision,
+                                             "precision_requested": str(cfg.trainer.precision)})
     if start >= total:
         write_status(run_dir, "trained", iteration=start, total=total)
         return {"run_dir": str(run_dir), "iteration": start, "total": total, "resumed_from": start}
@@ -214,6 +200,24 @@ def train(cfg: DictConfig, run_dir: Path | None = None, *, stop_after: int | Non
     bar = tqdm(total=total, initial=start, desc=f"{cfg.model.name} s{cfg.seed}", unit="it",
                disable=not cfg.progress, dynamic_ncols=True)
     iteration, tick = start, time.perf_counter()
+    log_every, pending = int(cfg.trainer.log_every), LossBuffer()
+
+    def drain_pending() -> None:
+        """Log the waiting steps' losses and stop at the first non-finite one (run before every
+        save, so a checkpoint never holds a bad step)."""
+        for step in pending.drain():
+            bad = step.non_finite()
+            if bad:
+                write_status(run_dir, "failed", iteration=step.iteration,
+                             error=f"non-finite {', '.join(bad)} at iteration {step.iteration}")
+                raise NonFiniteLossError(f"non-finite loss ({', '.join(bad)}) at iteration "
+                                         f"{step.iteration} of {run_dir}; the last good checkpoint is kept")
+            if (step.iteration + 1) % log_every == 0:
+                log.write({"iteration": step.iteration, **step.losses, **step.extra})
+                if not bar.disable:
+                    bar.set_postfix({k.removeprefix("loss_"): f"{v:.3f}" for k, v in step.losses.items()
+                                     if k != "loss_G_total"}, refresh=False)
+
     try:
         for batch in loader:
             x = batch["X"].to(device, non_blocking=True)
@@ -221,25 +225,18 @@ def train(cfg: DictConfig, run_dir: Path | None = None, *, stop_after: int | Non
             if cfg.trainer.channels_last:
                 x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
             lr = model.learning_rate()  # the rate this step uses (the step advances the schedule)
-            losses = model.train_step(x, y)
-            bad = [k for k, v in losses.items() if not math.isfinite(v)]
-            if bad:
-                write_status(run_dir, "failed", iteration=iteration,
-                             error=f"non-finite {', '.join(bad)} at iteration {iteration}")
-                raise NonFiniteLossError(f"non-finite loss ({', '.join(bad)}) at iteration {iteration} "
-                                         f"of {run_dir}; the last good checkpoint is kept")
-            iteration += 1
+            losses = model.train_step(x, y)  # detached tensors: no host sync (loss_buffer.py)
             now = time.perf_counter()
-            it_per_s, tick = 1.0 / max(now - tick, 1e-9), now
-            if iteration % int(cfg.trainer.log_every) == 0:
-                log.write({"iteration": iteration - 1, **losses, "lr": lr,
-                           "it_per_s": round(it_per_s, 3)})
+            pending.add(iteration, losses, lr=lr, it_per_s=round(1.0 / max(now - tick, 1e-9), 3))
+            iteration, tick = iteration + 1, now
             bar.update(1)
-            bar.set_postfix({k.removeprefix("loss_"): f"{v:.3f}" for k, v in losses.items()
-                             if k != "loss_G_total"}, refresh=False)
-            if iteration % int(cfg.trainer.sample_every) == 0 or iteration == total:
+            sample_due = iteration % int(cfg.trainer.sample_every) == 0 or iteration == total
+            checkpoint_due = iteration % int(cfg.trainer.checkpoint_every) == 0 or iteration in (end, total)
+            if iteration % log_every == 0 or sample_due or checkpoint_due:
+                drain_pending()
+            if sample_due:
                 save_sample_grid(model, sample_x, sample_y, run_dir / "samples" / f"iter_{iteration:07d}.png")
-            if iteration % int(cfg.trainer.checkpoint_every) == 0 or iteration in (end, total):
+            if checkpoint_due:
                 log.flush()
                 _save_checkpoint(run_dir, model, iteration, total, config, chash)
                 write_status(run_dir, "running" if iteration < total else "trained",
@@ -253,5 +250,7 @@ def train(cfg: DictConfig, run_dir: Path | None = None, *, stop_after: int | Non
 def _yaml(config: dict) -> str:
     from omegaconf import OmegaConf
 
-    return OmegaConf.to_yaml(OmegaConf.create(config))
+    from benchmark.config import escape_interpolations
+
+    return OmegaConf.to_yaml(OmegaConf.create(escape_interpolations(config)))  # loads back as written
 

@@ -31,6 +31,7 @@ import csv
 import hashlib
 import json
 import os
+import sys
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -193,6 +194,30 @@ def load_segmenter(path: str | os.PathLike | None, *, dataset_name: str, resolut
                      dataset_name=dataset_name, device=device, meta=meta)
 
 
+def usable_segmenter_file(path: str | os.PathLike) -> bool:
+    """True when `path` holds a loadable evaluator; a corrupt one is named, moved aside, False.
+
+    Why: a torn or overwritten segmenter.pt used to be returned as "cached" for ever, so the
+    advice to retrain it ran nothing. Loading it (tens of milliseconds) is the check; the bad
+    file is kept as `segmenter.pt.corrupt` for inspection and the caller trains a new one.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        problem = None if isinstance(ckpt, dict) and "state_dict" in ckpt else "not a segmenter checkpoint"
+    except Exception as exc:  # pickle/zip errors have many types; the message is what matters
+        problem = f"{type(exc).__name__}: {(str(exc).strip().splitlines() or [''])[0][:120]}"
+    if problem is None:
+        return True
+    aside = path.with_name(path.name + ".corrupt")
+    os.replace(path, aside)
+    print(f"warning: the cached evaluator {path} is corrupt ({problem}); moved to {aside.name}, "
+          "training a new one", file=sys.stderr, flush=True)
+    return False
+
+
 def score_segmenter(segmenter: Segmenter, dataset: Dataset, batch_size: int = 16, *,
                     num_workers: int = 0, progress: bool = False) -> ConfusionMatrix:
     """Run the evaluator over (image, target) pairs and sum one confusion matrix."""
@@ -351,7 +376,12 @@ def train_segmenter(cfg: SegmenterConfig, train_set: Dataset, *, dataset_name: s
                                   fused=True)
         start, log_rows, seconds = 0, [], 0.0
         if ckpt_path.is_file():
-            ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+            try:
+                ck = torch.load(ckpt_path, map_location=device, weights_only=True)
+            except Exception as exc:  # torn by a kill: start over rather than strand the evaluator
+                print(f"warning: {ckpt_path} is unreadable ({type(exc).__name__}); training the "
+                      "evaluator from the start", file=sys.stderr, flush=True)
+                ck = {}
             if ck.get("hash") == digest:
                 model.load_state_dict(ck["model"])
                 opt.load_state_dict(ck["optimizer"])

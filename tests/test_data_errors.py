@@ -8,7 +8,8 @@ import pytest
 from PIL import Image
 
 from benchmark.data import (AlignedPairError, DatasetConfigError, DatasetNotFoundError,
-                            ImageReadError, LabelColourError, open_domains)
+                            ImageFormatError, ImageReadError, LabelColourError, open_domains)
+from benchmark.data.pix2pix import open_pix2pix
 from evaluation.labels import TRAIN_PALETTE
 
 
@@ -70,7 +71,12 @@ def test_truncated_jpeg_names_the_file(tmp_path):
     write_pair(tmp_path / "val" / "2.jpg", palette_blocks())
     bad = tmp_path / "val" / "2.jpg"
     bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
-    pair = open_domains(pix2pix_cfg(tmp_path), "val")  # item 0 is fine
+    # Opening decodes a spread of label maps (here: all), so the bad file is named at once ...
+    with pytest.raises(ImageReadError) as err:
+        open_domains(pix2pix_cfg(tmp_path), "val")
+    assert str(bad) in one_line(err)
+    # ... and the source's own lazy reads name it too, wherever they come first.
+    pair = open_pix2pix(pix2pix_cfg(tmp_path), "val")
     with pytest.raises(ImageReadError) as err:
         pair.X.load(1)
     assert str(bad) in one_line(err)
@@ -80,17 +86,23 @@ def test_truncated_jpeg_names_the_file(tmp_path):
 
 def test_odd_width_names_the_file(tmp_path):
     write_pair(tmp_path / "train" / "1.jpg", palette_blocks(), width=63)
-    with pytest.raises(AlignedPairError) as err:
+    with pytest.raises(ImageFormatError) as err:  # the header check, before any decoding
         open_domains(pix2pix_cfg(tmp_path), "train")
     text = one_line(err)
     assert str(tmp_path / "train" / "1.jpg") in text and "odd" in text
+    with pytest.raises(AlignedPairError) as err:  # the split itself refuses it too
+        open_pix2pix(pix2pix_cfg(tmp_path), "train").X.load(0)
+    assert "odd" in one_line(err)
 
 
 def test_non_palette_label_half(tmp_path):
     rng = np.random.default_rng(1)
     write_pair(tmp_path / "train" / "1.jpg", palette_blocks())
     write_pair(tmp_path / "train" / "2.jpg", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))
-    pair = open_domains(pix2pix_cfg(tmp_path), "train")  # a real palette label half passes
+    with pytest.raises(LabelColourError) as err:  # a spread of label maps is snapped at open
+        open_domains(pix2pix_cfg(tmp_path), "train")
+    assert str(tmp_path / "train" / "2.jpg") in one_line(err)
+    pair = open_pix2pix(pix2pix_cfg(tmp_path), "train")  # a real palette label half passes
     assert (pair.Y.train_ids(0) != 255).mean() > 0.9
     with pytest.raises(LabelColourError) as err:
         pair.Y.train_ids(1)

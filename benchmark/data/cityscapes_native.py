@@ -100,7 +100,7 @@ def open_cityscapes_native(cfg: Any, split: str) -> DomainPair:
 
 
 def prepare_cityscapes(src: Path, out: Path, size: int = 128,
-                       splits: Iterable[str] = ("train", "val")) -> dict:
+                       splits: Iterable[str] = ("train", "val"), *, progress: bool = True) -> dict:
     """Convert native Cityscapes under `src` into the `prepared` layout under `out`.
 
     Writes out/<split>/photo/<stem>.png (BICUBIC), out/<split>/labels/<stem>.png (palette
@@ -127,7 +127,7 @@ def prepare_cityscapes(src: Path, out: Path, size: int = 128,
         for folder in folders.values():
             folder.mkdir(parents=True, exist_ok=True)
         written = present = 0
-        for pair in tqdm(pairs, desc=f"prepare cityscapes {split}", unit="img"):
+        for pair in tqdm(pairs, desc=f"prepare cityscapes {split}", unit="img", disable=not progress):
             targets = {k: f / f"{pair.stem}.png" for k, f in folders.items()}
             if all(t.exists() for t in targets.values()):
                 present += 1

@@ -9,9 +9,10 @@ class is what lets the same run compare methods across datasets.
 from __future__ import annotations
 
 import abc
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from PIL import Image
@@ -20,7 +21,6 @@ from evaluation.labels import snap_to_palette
 
 from .errors import DatasetConfigError, DatasetNotFoundError, ImageReadError, LabelColourError
 
-SOURCES = ("pix2pix", "unaligned", "cityscapes_native", "prepared", "synthetic")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 PREPARE_HINT = ("for Cityscapes, convert the native release with "
@@ -143,6 +143,13 @@ class Domain(abc.ABC):
 
     #: True where the source stores class ids (`_full_train_ids`); False: snap the colours.
     stores_ids = False
+    #: True where each file holds both sides, A | B (pix2pix): its width must be twice its height.
+    side_by_side = False
+
+    def files(self) -> list[Path]:
+        """The image files behind this domain, for the header checks; [] where there are none
+        to check (drawn on the fly, or a release whose layout its own prepare step checks)."""
+        return []
 
     def train_ids(self, i: int, size: int | None = None) -> np.ndarray:
         """Ground-truth trainIds (uint8, 255 = ignore), NEAREST-resized to size x size."""
@@ -243,28 +250,12 @@ def not_found(cfg: Any, what: str, layout: str) -> DatasetNotFoundError:
     source = str(cfg_get(cfg, "source", "?"))
     cityscapes = "cityscapes" in name.lower() or source in ("cityscapes_native", "prepared")
     hint = f"; {PREPARE_HINT}" if cityscapes else ""
+    folder = Path(str(cfg_get(cfg, "root", None) or name)).name
+    env = os.environ.get("BENCHMARK_DATA")
+    now = f"now {env}" if env else "unset, so ./data is used"
     return DatasetNotFoundError(f"dataset {name} (source {source}): {what}; expected {layout}; "
-                                f"set dataset.root to the folder holding it{hint}")
-
-
-def open_domains(dataset_cfg: Any, split: str) -> DomainPair:
-    """Open split `split` ("train", "test" or a folder name) of the dataset described by
-    `dataset_cfg` (keys: name, source, root, a_domain, b_domain, x_domain, label_domain,
-    train_split, test_split; synthetic: train_count, test_count, seed, size)."""
-    source = cfg_get(dataset_cfg, "source", None)
-    openers: dict[str, Callable[[Any, str], DomainPair]] = _openers()
-    if source not in openers:
-        raise DatasetConfigError(f"dataset {cfg_get(dataset_cfg, 'name', '?')}: unknown "
-                                 f"source {source!r}; use one of {', '.join(SOURCES)}")
-    return openers[source](dataset_cfg, split)
-
-
-def _openers() -> dict[str, Callable[[Any, str], DomainPair]]:
-    # Imported here: the source modules import this one for the base classes.
-    from . import cityscapes_native, pix2pix, prepared, synthetic, unaligned
-    return {"pix2pix": pix2pix.open_pix2pix, "unaligned": unaligned.open_unaligned,
-            "cityscapes_native": cityscapes_native.open_cityscapes_native,
-            "prepared": prepared.open_prepared, "synthetic": synthetic.open_synthetic}
+                                f"set BENCHMARK_DATA to the folder holding {folder}/ ({now}) or "
+                                f"dataset.root= to the dataset folder itself{hint}")
 
 
 def require_root(cfg: Any, layout: str) -> Path:

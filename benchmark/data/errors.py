@@ -23,3 +23,7 @@ class AlignedPairError(ImageReadError):
 
 class LabelColourError(ValueError):
     """A colour label image is not (a JPEG-blurred copy of) the Cityscapes palette."""
+
+
+class ImageFormatError(ImageReadError):
+    """Images whose header shows the wrong mode (alpha, grayscale), size or aspect for the layout."""

@@ -37,8 +37,13 @@ class Pix2PixSide(Domain):
         self._paths = paths
         self._side = side
 
+    side_by_side = True
+
     def __len__(self) -> int:
         return len(self._paths)
+
+    def files(self) -> list[Path]:
+        return list(self._paths)
 
     def stem(self, i: int) -> str:
         return self._paths[self._index(i)].stem
@@ -66,16 +71,4 @@ def open_pix2pix(cfg: Any, split: str) -> DomainPair:
     side_a = Pix2PixSide(names.a, names.is_label(names.a), paths, side=0)
     side_b = Pix2PixSide(names.b, names.is_label(names.b), paths, side=1)
     x, y = names.order(side_a, side_b)
-    pair = DomainPair(X=x, Y=y, aligned=True, split=split)
-    check_first(pair)
-    return pair
-
-
-def check_first(pair: DomainPair) -> None:
-    """Decode item 0 of each side (and snap it when it is a label map) so a wrong layout or
-    a swapped a_domain/b_domain fails at open time, not hours into training."""
-    for domain in (pair.X, pair.Y):
-        if len(domain):
-            domain.load(0)
-            if domain.is_label_map:
-                domain.train_ids(0)
+    return DomainPair(X=x, Y=y, aligned=True, split=split)

@@ -13,7 +13,6 @@ from PIL import Image
 
 from .domains import (Domain, DomainPair, domain_names, list_images, not_found, read_rgb,
                       require_root, resolve_split)
-from .pix2pix import check_first
 
 LAYOUT = "ROOT/trainA, ROOT/trainB, ROOT/testA, ROOT/testB, each a folder of .jpg/.png images"
 
@@ -27,6 +26,9 @@ class FolderDomain(Domain):
 
     def __len__(self) -> int:
         return len(self._paths)
+
+    def files(self) -> list[Path]:
+        return list(self._paths)
 
     def stem(self, i: int) -> str:
         return self._paths[self._index(i)].stem
@@ -59,6 +61,4 @@ def open_unaligned(cfg: Any, split: str) -> DomainPair:
             raise not_found(cfg, f"folder {folder} holds no .jpg/.png images", LAYOUT)
         sides.append(FolderDomain(name, names.is_label(name), paths))
     x, y = names.order(*sides)
-    pair = DomainPair(X=x, Y=y, aligned=False, split=prefix)
-    check_first(pair)
-    return pair
+    return DomainPair(X=x, Y=y, aligned=False, split=prefix)
