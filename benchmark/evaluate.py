@@ -4,7 +4,8 @@
   snapped to the palette and compared with the ground truth directly (PAPER.md 5.1).
 * A direction whose *source* is the label domain (labels->photo): the suite's segmentation
   evaluator labels the generated photo and is compared with the input labels ("FCN score").
-* FID/KID (torch-fidelity) for every generated photo domain against the real test images.
+* FID/KID (torch-fidelity) for every generated photo domain against the real test images
+  (benchmark/fid_scoring.py: the weights, KID subsets, sanity rows).
 One confusion matrix per direction over the whole test set. Generated images are written as
 PNG, one per test input, under RUN_DIR/test/<direction>/, and are what gets scored.
 """
@@ -21,20 +22,23 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from benchmark import atomic
+from benchmark import atomic, fid_scoring
 from benchmark.build import build_model
 from benchmark.data import open_domains
 from benchmark.data.domains import Domain
 from benchmark.data.iteration import TestDomain
 from benchmark.data.transforms import test_transform, to_image
+from benchmark.fid_scoring import read_rgb_resized, real_image_folder, snap_rule
+from benchmark.per_image import METRICS_KEY as PER_IMAGE_KEY, write_per_image
 from benchmark.store import exclusive, read_json
 from benchmark.suites import directions_of
-from benchmark.train import CHECKPOINT, load_checkpoint, resolve_device
+from benchmark.checkpoint import CHECKPOINT, load_latest
+from benchmark.device import resolve_device
 from evaluation.labels import CLASS_NAMES, snap_to_palette
 from evaluation.metrics import ConfusionMatrix
-from evaluation.segmenter import SegmenterConfig, load_segmenter, train_segmenter
+from evaluation.segmenter import SegmenterConfig, load_segmenter, train_segmenter, usable_segmenter_file
 
-EVALUATION_FORMAT = 1
+EVALUATION_FORMAT = 2  # 2: FID weights' sha256 and the snapping rule enter the hash
 #: A generated label map may be off-palette (that is the model's error, and is scored); this
 #: distance only feeds the reported fraction of pixels far from every palette colour.
 FAR_FROM_PALETTE = 60.0
@@ -93,7 +97,7 @@ def ensure_segmenter(cfg: DictConfig, *, device: torch.device | None = None, pro
     if cfg.evaluation.segmenter.checkpoint:
         return Path(cfg.evaluation.segmenter.checkpoint)
     out = evaluator_dir(cfg)
-    if (out / "segmenter.pt").is_file():
+    if usable_segmenter_file(out / "segmenter.pt"):  # a corrupt one is named, moved aside, retrained
         return out / "segmenter.pt"
     device = device or resolve_device(cfg.device)
     pair = open_domains(cfg.dataset, cfg.dataset.train_split)
@@ -110,10 +114,16 @@ def open_segmenter(cfg: DictConfig, device: torch.device, progress: bool = True)
 
 # -- evaluation identity -----------------------------------------------------------------------
 def evaluation_hash(cfg: DictConfig) -> str:
-    """What makes two evaluations of the same weights comparable; a change re-scores, never retrains."""
+    """What makes two evaluations of the same weights comparable; a change re-scores, never retrains.
+
+    The FID network enters by the sha256 of the file that would be used (not by its path), or
+    "unavailable": weights supplied after an offline evaluation re-score it on the next run."""
     settings = OmegaConf.to_container(cfg.evaluation, resolve=True)
     settings["segmenter"].pop("num_workers", None)
     settings["fid"].pop("weights_path", None)
+    settings["fid"]["weights"] = fid_scoring.weights_identity(cfg)
+    settings["fid"]["kid_subset_size"], settings["fid"]["kid_subsets"] = fid_scoring.kid_settings(cfg)
+    settings["snap_rule"] = snap_rule(cfg)
     if has_segmentation(cfg) and not cfg.evaluation.segmenter.checkpoint:
         settings["segmenter_hash"] = segmenter_config(cfg).hash(cfg.dataset.name)
     blob = json.dumps({"format": EVALUATION_FORMAT, **settings}, sort_keys=True)
@@ -148,46 +158,40 @@ def translate_split(model, source: Domain, direction: str, out_dir: Path, *, tra
     return stems
 
 
-def score_generated_labels(gen_dir: Path, stems: list[str], truth: Domain, resolution: int) -> dict:
-    """photo->labels: snap each generated colour map and compare it with the ground truth."""
-    cm, far, total = ConfusionMatrix(), 0, 0
+def score_generated_labels(gen_dir: Path, stems: list[str], truth: Domain,
+                           resolution: int, rule: str = "train19") -> tuple[dict, np.ndarray]:
+    """photo->labels: snap each generated colour map and compare it with the ground truth.
+
+    Returns the whole-set scores and the per-image confusion counts (n_images, C, C + 1), whose
+    sum is the whole-set matrix: the report resamples images from them (benchmark/per_image.py).
+    """
+    matrices, far, total = [], 0, 0
     for i, stem in enumerate(stems):
-        pred, dist = snap_to_palette(read_generated(gen_dir / f"{stem}.png", resolution))
-        cm.update(truth.train_ids(i, size=resolution), pred)
+        pred, dist = snap_to_palette(read_generated(gen_dir / f"{stem}.png", resolution), rule=rule)
+        matrices.append(ConfusionMatrix().update(truth.train_ids(i, size=resolution), pred).counts)
         far += int((dist > FAR_FROM_PALETTE).sum())
         total += dist.size
-    return {**cm.scores(), "off_palette_fraction": far / max(total, 1)}
+    counts = ConfusionMatrix.stack(matrices)
+    return {**ConfusionMatrix.from_counts(counts.sum(axis=0)).scores(),
+            "off_palette_fraction": far / max(total, 1)}, counts
 
 
 def score_generated_photos(gen_dir: Path, stems: list[str], labels: Domain, segmenter, resolution: int,
-                           batch_size: int) -> dict:
-    """labels->photo ("FCN score"): segment each generated photo, compare with the input labels."""
-    cm = ConfusionMatrix()
+                           batch_size: int) -> tuple[dict, np.ndarray]:
+    """labels->photo ("FCN score"): segment each generated photo, compare with the input labels.
+
+    Returns the whole-set scores and the per-image confusion counts, as score_generated_labels.
+    """
+    matrices = []
     for start in range(0, len(stems), batch_size):
         chunk = range(start, min(start + batch_size, len(stems)))
         photos = torch.stack([torch.from_numpy(read_generated(gen_dir / f"{stems[i]}.png", resolution))
                               .permute(2, 0, 1).float().div(127.5).sub(1.0) for i in chunk])
         pred = segmenter.predict(photos.to(segmenter.device)).cpu().numpy()
         for k, i in enumerate(chunk):
-            cm.update(labels.train_ids(i, size=resolution), pred[k])
-    return cm.scores()
-
-
-def real_image_folder(cfg: DictConfig, domain: Domain, resolution: int, limit: int | None) -> Path:
-    """The real test images of a domain as PNGs at the evaluation resolution, written once."""
-    n = len(domain) if limit is None else min(limit, len(domain))
-    folder = (Path(cfg.store_dir) / "_real" / cfg.dataset.name
-              / f"{cfg.dataset.test_split}-{domain.name}-{resolution}px-{n}")
-    if not (folder / ".complete").exists():
-        for i in range(n):
-            img = read_rgb_resized(domain, i, resolution)
-            atomic.save_image(img, folder / f"{domain.stem(i)}.png")
-        atomic.write_text(folder / ".complete", f"{n}\n")
-    return folder
-
-
-def read_rgb_resized(domain: Domain, i: int, resolution: int) -> Image.Image:
-    return to_image(test_transform(domain.load(i), size=resolution, is_label_map=domain.is_label_map))
+            matrices.append(ConfusionMatrix().update(labels.train_ids(i, size=resolution), pred[k]).counts)
+    counts = ConfusionMatrix.stack(matrices)
+    return ConfusionMatrix.from_counts(counts.sum(axis=0)).scores(), counts
 
 
 # -- one run -------------------------------------------------------------------------------------
@@ -205,11 +209,10 @@ def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.
     run_dir = Path(run_dir)
     cfg = cfg or load_run_config(run_dir)
     device = device or resolve_device(cfg.device)
-    ckpt_path = run_dir / CHECKPOINT
-    if not ckpt_path.is_file():
-        raise MissingFinalCheckpoint(f"{run_dir} has no checkpoint: training never reached its first "
+    ckpt = load_latest(run_dir, repair=False)  # checkpoint.pt, or the previous one if that is torn
+    if ckpt is None:
+        raise MissingFinalCheckpoint(f"{run_dir} has no {CHECKPOINT}: training never reached its first "
                                      f"checkpoint; run `benchmark train` with its config to train it")
-    ckpt = load_checkpoint(ckpt_path)
     if ckpt["iteration"] < ckpt["total_iterations"]:
         raise MissingFinalCheckpoint(f"{run_dir} has no final checkpoint: training reached iteration "
                                      f"{ckpt['iteration']} of {ckpt['total_iterations']}; run the same "
@@ -222,10 +225,7 @@ def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.
     pair = open_domains(cfg.dataset, cfg.dataset.test_split)
     names = directions_of(cfg)
     segmenter = None
-    from evaluation import fid  # torch-fidelity is imported only when a run is scored
-
-    fid_ok, fid_reason = (fid.check_inception_weights(cfg.evaluation.fid.weights_path)
-                          if cfg.evaluation.fid.enabled else (False, "disabled by evaluation.fid.enabled=false"))
+    fid_ok, fid_reason = fid_scoring.prepare(cfg)  # provisions the Inception weights if need be
     directions: dict[str, dict] = {}
     for direction in model.directions:
         source, target = (pair.X, pair.Y) if direction == "X2Y" else (pair.Y, pair.X)
@@ -235,23 +235,22 @@ def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.
                                 resolution=resolution, limit=limit, batch_size=int(cfg.evaluation.batch_size),
                                 device=device, progress=progress)
         result: dict = {"num_images": len(stems)}
+        scored = None
         if pair.aligned and target.is_label_map:
-            result.update(score_generated_labels(gen_dir, stems, target, resolution))
+            scored = score_generated_labels(gen_dir, stems, target, resolution, snap_rule(cfg))
         elif pair.aligned and source.is_label_map:
             segmenter = segmenter or open_segmenter(cfg, device, progress)
-            result.update(score_generated_photos(gen_dir, stems, source, segmenter, resolution,
-                                                 int(cfg.evaluation.batch_size)))
+            scored = score_generated_photos(gen_dir, stems, source, segmenter, resolution,
+                                            int(cfg.evaluation.batch_size))
+        if scored is not None:
+            result.update(scored[0])
+            result[PER_IMAGE_KEY] = write_per_image(run_dir, name, stems, scored[1], CLASS_NAMES)
         if not target.is_label_map:
             if fid_ok:
                 real = real_image_folder(cfg, target, resolution, limit)
-                fk = fid.compute_fid_kid(gen_dir, real, weights_path=cfg.evaluation.fid.weights_path,
-                                         device=device, feature_extractor=cfg.evaluation.fid.feature_extractor,
-                                         cache_dir=Path(cfg.store_dir) / "_fid_cache")
-                result.update({k: fk[k] for k in ("fid", "kid", "kid_std") if k in fk})
-                if "unavailable" in fk:
-                    result["unavailable"] = {"fid": fk["unavailable"], "kid": fk["unavailable"]}
+                result.update(fid_scoring.score(cfg, gen_dir, real, device))
             else:
-                result["unavailable"] = {"fid": fid_reason, "kid": fid_reason}
+                result.update(fid_scoring.unavailable(fid_reason))
         directions[name] = result
     metrics = {"directions": directions, "evaluation": evaluation_block(cfg, segmenter, len(stems), resolution),
                "config_hash": ckpt.get("config_hash"), "iteration": ckpt["iteration"]}
@@ -260,30 +259,50 @@ def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.
 
 
 def evaluation_block(cfg: DictConfig, segmenter, num_images: int, resolution: int) -> dict:
+    """How the run was scored. Computed after scoring, so `fid_weights_sha256` (and the hash)
+    name the weights actually used, also when they were provisioned during this evaluation."""
     import torch_fidelity
 
+    kid_subset_size, kid_subsets = fid_scoring.kid_settings(cfg)
     return {"evaluation_hash": evaluation_hash(cfg), "resolution": resolution, "num_images": num_images,
             "evaluator_hash": (segmenter.meta.get("hash") if segmenter is not None else None),
             "evaluator_arch": cfg.evaluation.segmenter.arch if has_segmentation(cfg) else None,
             "torch_fidelity_version": torch_fidelity.__version__,
             "feature_extractor": cfg.evaluation.fid.feature_extractor,
+            "fid_weights_sha256": fid_scoring.weights_identity(cfg),
+            "kid_subset_size": kid_subset_size, "kid_subsets": kid_subsets,
+            "snap_rule": snap_rule(cfg),
             "x_domain": cfg.dataset.x_domain, "directions": directions_of(cfg),
             "class_names": list(CLASS_NAMES)}
 
 
 # -- sanity rows -----------------------------------------------------------------------------------
 def reference_rows(cfg: DictConfig, *, device: torch.device | None = None, progress: bool = True) -> dict:
-    """The ceiling rows: real val photos through the evaluator, ground-truth colour maps snapped."""
-    if not has_segmentation(cfg):
-        return {}
+    """The sanity rows of a dataset, cached per evaluation hash. JSON shape:
+
+    {"real_photos": {to_photo: scores},          # real val photos through the evaluator (ceiling)
+     "ground_truth_labels": {to_labels: scores},  # ground-truth colour maps snapped (evaluation.snap_rule)
+     "fid_floor": {direction: ROW}, "identity": {direction: ROW},  # FID/KID: benchmark/fid_scoring.py
+     "evaluation": evaluation block}
+    The first two exist only for datasets with a segmentation side; the FID rows for every
+    direction whose target is a photo domain, on every dataset.
+    """
     device = device or resolve_device(cfg.device)
     resolution = int(cfg.evaluation.resolution)
-    limit = cfg.evaluation.get("max_images")
+    fid_scoring.prepare(cfg)  # weights first: the cache name below carries their identity
     out = evaluator_dir(cfg) / f"reference-{evaluation_hash(cfg)}.json"
     if cfg.evaluation.segmenter.checkpoint is None and (cached := read_json(out)):
         return cached
-    segmenter = open_segmenter(cfg, device, progress)
     pair = open_domains(cfg.dataset, cfg.dataset.test_split)
+    names = directions_of(cfg)
+    fid_rows = fid_scoring.sanity_rows(cfg, pair, open_domains(cfg.dataset, cfg.dataset.train_split), names,
+                                       device=device)
+    if not has_segmentation(cfg):
+        rows = {**fid_rows, "evaluation": evaluation_block(cfg, None, len(pair.X), resolution)}
+        atomic.write_json(out, rows)
+        return rows
+    limit = cfg.evaluation.get("max_images")
+    segmenter = open_segmenter(cfg, device, progress)
     labels, photos = label_and_photo(pair)
     real = SegmentationPairs(pair, resolution, limit)
     cm = ConfusionMatrix()
@@ -293,11 +312,10 @@ def reference_rows(cfg: DictConfig, *, device: torch.device | None = None, progr
     gt = ConfusionMatrix()
     for i in range(len(real)):
         colour = np.asarray(read_rgb_resized(labels, i, resolution))
-        gt.update(labels.train_ids(i, size=resolution), snap_to_palette(colour)[0])
-    names = directions_of(cfg)
+        gt.update(labels.train_ids(i, size=resolution), snap_to_palette(colour, rule=snap_rule(cfg))[0])
     to_photo = names["Y2X"] if pair.Y.is_label_map else names["X2Y"]
     to_labels = names["X2Y"] if pair.Y.is_label_map else names["Y2X"]
     rows = {"real_photos": {to_photo: cm.scores()}, "ground_truth_labels": {to_labels: gt.scores()},
-            "evaluation": evaluation_block(cfg, segmenter, len(real), resolution)}
+            **fid_rows, "evaluation": evaluation_block(cfg, segmenter, len(real), resolution)}
     atomic.write_json(out, rows)
     return rows

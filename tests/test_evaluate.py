@@ -38,14 +38,16 @@ def test_metrics_json_has_both_directions_and_every_class(trained_run):
             assert 0.0 <= scores[key] <= 1.0
         pngs = sorted(p.stem for p in (run_dir / "test" / direction).glob("*.png"))
         assert len(pngs) == scores["num_images"] == 6, "exactly one PNG per test input"
-    # labels->photo output is a photo domain: FID/KID or the reason it is unavailable
+    # labels->photo output is a photo domain: FID/KID with the real network (provisioned once)
     l2p = on_disk["directions"]["labels2photo"]
-    assert ("fid" in l2p) or "evaluation.fid.weights_path" in l2p["unavailable"]["fid"]
+    assert l2p["fid"] > 0 and l2p["kid_std"] >= 0 and l2p["kid_subset_size"] == 3 and l2p["kid_subsets"] == 100
+    assert l2p["weights_sha256"] == on_disk["evaluation"]["fid_weights_sha256"] != "unavailable"
     assert "fid" not in on_disk["directions"]["photo2labels"]  # labels are no photo domain
     ev = on_disk["evaluation"]
     assert {"evaluator_hash", "resolution", "num_images", "torch_fidelity_version",
             "feature_extractor", "evaluation_hash"} <= set(ev)
     assert ev["resolution"] == 32 and ev["directions"] == {"X2Y": "photo2labels", "Y2X": "labels2photo"}
+    assert ev["snap_rule"] == "train19" and ev["kid_subset_size"] == 100 and ev["kid_subsets"] == 100
     assert metrics == on_disk
 
 
@@ -78,14 +80,21 @@ def test_reference_rows_on_synthetic(tmp_path):
     assert gt["per_pixel_acc"] == 1.0  # synthetic colours are exact palette colours
     real = rows["real_photos"]["labels2photo"]
     assert 0.0 <= real["per_pixel_acc"] <= 1.0
+    # FID sanity rows, same pipeline: real train photos (floor) and the label inputs (identity)
+    floor, identity = rows["fid_floor"]["labels2photo"], rows["identity"]["labels2photo"]
+    assert 0 <= floor["fid"] < identity["fid"], (floor, identity)
+    assert floor["num_generated"] == floor["num_real"] == 6 and "train" in floor["what"]
+    assert "photo2labels" not in rows["fid_floor"]  # labels are no photo domain
     again = reference_rows(cfg, progress=False)  # cached
     assert again == json.loads(json.dumps(rows))
 
 
 def test_reference_json_cli(tmp_path, capsys):
-    assert main(["evaluate", "--reference", "real", "synthetic", *SMALL, f"store_dir={tmp_path}", "--json"]) == 0
+    assert main(["evaluate", "--reference", "real", "synthetic", *SMALL, f"store_dir={tmp_path}", "--json",
+                 "evaluation.fid.enabled=false"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert {"real_photos", "ground_truth_labels", "evaluation"} <= set(out)
+    assert {"real_photos", "ground_truth_labels", "fid_floor", "identity", "evaluation"} <= set(out)
+    assert "disabled" in out["fid_floor"]["labels2photo"]["unavailable"]["fid"]
 
 
 def test_ground_truth_row_on_real_cityscapes_is_near_one(shared_data, tmp_path):
@@ -109,3 +118,48 @@ def test_evaluate_cli_on_missing_run_is_one_line(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "not a run directory" in err
+
+
+def test_weights_supplied_after_an_offline_run_rescore_fid_without_training(tmp_path, monkeypatch):
+    """`benchmark run`'s per-run job (execute_run): offline, FID is unavailable and the run is
+    done; with weights, the evaluation hash changes, so FID is scored, nothing is retrained."""
+    import hashlib
+
+    import torch
+
+    import benchmark.train
+    import evaluation.fid as fid_mod
+    import evaluation.inception_weights as iw
+    from benchmark.pipeline import execute_run
+    from omegaconf import OmegaConf
+
+    weights = fid_mod.inception_weights_path(None, timeout_s=2)  # the real hub cache (provisioned once)
+    monkeypatch.setattr(iw, "torch_fidelity_url", lambda: "http://weights.invalid/x-6726825d.pth")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "empty-hub"))
+    monkeypatch.setattr(fid_mod, "_PROVISION_FAILED", ["no registry in this test"])
+    cfg = compose_config([*SMALL, f"store_dir={tmp_path / 'store'}", f"run_dir={tmp_path / 'run'}"])
+    offline = execute_run(OmegaConf.to_container(cfg, resolve=True))
+    assert "fid" not in offline["directions"]["labels2photo"]
+    assert "no registry in this test" in offline["directions"]["labels2photo"]["unavailable"]["fid"]
+    assert offline["evaluation"]["fid_weights_sha256"] == "unavailable"
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    before = (hashlib.sha256(ckpt.read_bytes()).hexdigest(), ckpt.stat().st_mtime_ns)
+    assert execute_run(OmegaConf.to_container(cfg, resolve=True)) == offline  # done: nothing redone
+
+    real_train, calls = benchmark.train.train, []
+
+    def spy(*args, **kwargs):  # execute_run always asks; a finished run must come back untouched
+        calls.append(args)
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(benchmark.train, "train", spy)
+    log = (tmp_path / "run" / "train_log.csv").read_text()
+    with_weights = compose_config([*SMALL, f"store_dir={tmp_path / 'store'}", f"run_dir={tmp_path / 'run'}",
+                                   f"evaluation.fid.weights_path={weights}"])
+    rescored = execute_run(OmegaConf.to_container(with_weights, resolve=True))
+    l2p = rescored["directions"]["labels2photo"]
+    assert l2p["fid"] > 0 and "unavailable" not in l2p
+    assert rescored["evaluation"]["evaluation_hash"] != offline["evaluation"]["evaluation_hash"]
+    assert rescored["evaluation"]["fid_weights_sha256"] == iw.CONVERTED_SHA256
+    assert (hashlib.sha256(ckpt.read_bytes()).hexdigest(), ckpt.stat().st_mtime_ns) == before
+    assert len(calls) == 1 and (tmp_path / "run" / "train_log.csv").read_text() == log  # no iteration ran

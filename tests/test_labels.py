@@ -145,3 +145,30 @@ def test_chunking_does_not_change_the_result():
 def test_bad_shape_is_refused():
     with pytest.raises(ValueError, match="H, W, 3"):
         L.snap_to_palette(np.zeros((4, 4), dtype=np.uint8))
+
+
+def test_fence_under_colour_noise_train19_recovers_more_than_full_palette():
+    """Issue 10: sigma=20 colour noise on a fence region. Nearest of the 19 training colours
+    recovers ~0.82 of the pixels; the full palette loses many to guard rail / parking (255)."""
+    rng = np.random.default_rng(0)
+    fence = L.TRAIN_PALETTE[4].astype(float)
+    rgb = np.clip(fence + rng.normal(0, 20, size=(200, 200, 3)), 0, 255).round().astype(np.uint8)
+    recovered = {rule: float((L.snap_to_palette(rgb, rule=rule)[0] == 4).mean()) for rule in L.SNAP_RULES}
+    assert recovered["train19"] == pytest.approx(0.82, abs=0.02)
+    assert recovered["full_palette"] == pytest.approx(0.51, abs=0.02)
+    # train19 never answers "ignore"; the full palette does for the lost pixels
+    assert not (L.snap_to_palette(rgb, rule="train19")[0] == 255).any()
+    assert (L.snap_to_palette(rgb, rule="full_palette")[0] == 255).mean() > 0.3
+
+
+def test_snap_rules_agree_on_training_colours_and_differ_on_void_ones():
+    for rule in L.SNAP_RULES:
+        assert L.snap_to_palette(L.TRAIN_PALETTE[None], rule=rule)[0][0].tolist() == list(range(19))
+    guard_rail = np.array([[(180, 165, 180)]], dtype=np.uint8)
+    assert L.colors_to_train_ids(guard_rail, rule="full_palette").tolist() == [[255]]
+    assert L.colors_to_train_ids(guard_rail, rule="train19").tolist() != [[255]]
+
+
+def test_unknown_snap_rule_is_one_clear_line():
+    with pytest.raises(ValueError, match=r"evaluation.snap_rule='nearest'.*train19, full_palette"):
+        L.snap_to_palette(np.zeros((2, 2, 3), dtype=np.uint8), rule="nearest")
