@@ -7,6 +7,10 @@ give different numbers. Predictions that are not a training class (255 "void", o
 an extra void column: they are errors for the pixel's true class but add to no class's
 predictions, so they lower accuracy and IoU of that class without inflating another's
 false positives.
+
+`batch_scores` is the one implementation of the three numbers: vectorised over any leading
+batch axes, so the image bootstrap (evaluation/statistics.py) scores thousands of resampled
+matrices in one call and `ConfusionMatrix.scores` is the batch-of-one case.
 """
 from __future__ import annotations
 
@@ -25,6 +29,44 @@ def _as_int_array(x: Any, what: str) -> np.ndarray:
     if arr.dtype.kind not in "iub":
         raise ValueError(f"{what} must hold integer class ids, got dtype {arr.dtype}")
     return arr.astype(np.int64, copy=False).ravel()
+
+
+#: The three set-level numbers of the paper, in table order.
+SCORE_NAMES = ("per_pixel_acc", "per_class_acc", "class_iou")
+
+
+def _nan_mean_last(values: np.ndarray) -> np.ndarray:
+    """Mean over the last axis ignoring NaN (absent classes); NaN, silently, where all are NaN."""
+    finite = ~np.isnan(values)
+    count = finite.sum(axis=-1)
+    total = np.where(finite, values, 0.0).sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def batch_scores(counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Scores of confusion matrices `counts` (..., C, C + 1) (last column = void predictions).
+
+    Returns arrays of shape `...`: per_pixel_acc, per_class_acc, class_iou, num_pixels, and
+    of shape (..., C): acc, iou per class. NaN marks an undefined value: a class with no
+    ground-truth pixel has no accuracy, a class absent from both ground truth and prediction
+    has no IoU, and both are left out of the class means (as are all values of an empty matrix).
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim < 2 or counts.shape[-1] != counts.shape[-2] + 1:
+        raise ValueError(f"confusion counts must have shape (..., C, C + 1), got {counts.shape}")
+    c = counts.shape[-2]
+    diag = np.diagonal(counts[..., :c], axis1=-2, axis2=-1)
+    gt_count = counts.sum(axis=-1)  # includes void predictions
+    pred_count = counts[..., :c].sum(axis=-2)
+    union = gt_count + pred_count - diag
+    total = gt_count.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = np.where(gt_count > 0, diag / gt_count, np.nan)
+        iou = np.where(union > 0, diag / union, np.nan)
+        per_pixel = np.where(total > 0, diag.sum(axis=-1) / total, np.nan)
+    return {"per_pixel_acc": per_pixel, "per_class_acc": _nan_mean_last(acc),
+            "class_iou": _nan_mean_last(iou), "num_pixels": total, "acc": acc, "iou": iou}
 
 
 class ConfusionMatrix:
@@ -73,6 +115,23 @@ class ConfusionMatrix:
         self.counts += other.counts
         return self
 
+    @classmethod
+    def from_counts(cls, counts: np.ndarray, **kwargs) -> "ConfusionMatrix":
+        """A matrix holding given (C, C + 1) counts, e.g. the sum of per-image matrices."""
+        counts = np.asarray(counts)
+        if counts.ndim != 2 or counts.shape[1] != counts.shape[0] + 1:
+            raise ValueError(f"confusion counts must have shape (C, C + 1), got {counts.shape}")
+        cm = cls(num_classes=counts.shape[0], **kwargs)
+        cm.counts = counts.astype(np.int64)
+        return cm
+
+    @staticmethod
+    def stack(per_image: Sequence[np.ndarray], num_classes: int = NUM_CLASSES) -> np.ndarray:
+        """Per-image counts as one (n_images, C, C + 1) int64 array (an empty set included)."""
+        if not per_image:
+            return np.zeros((0, num_classes, num_classes + 1), dtype=np.int64)
+        return np.stack(per_image).astype(np.int64, copy=False)
+
     @property
     def matrix(self) -> np.ndarray:
         """(num_classes, num_classes) counts without the void column."""
@@ -88,30 +147,17 @@ class ConfusionMatrix:
 
         Overall values are None when no labelled pixel was scored, so the dict stays valid JSON.
         """
-        diag = np.diag(self.counts[:, :self.num_classes]).astype(np.float64)
-        gt_count = self.counts.sum(axis=1).astype(np.float64)  # includes void predictions
-        pred_count = self.counts[:, :self.num_classes].sum(axis=0).astype(np.float64)
-        union = gt_count + pred_count - diag
-        with np.errstate(invalid="ignore", divide="ignore"):
-            acc = np.where(gt_count > 0, diag / gt_count, np.nan)
-            iou = np.where(union > 0, diag / union, np.nan)
-        total = gt_count.sum()
+        s = batch_scores(self.counts)
 
-        def mean(values: np.ndarray) -> float | None:
-            finite = values[~np.isnan(values)]
-            return float(finite.mean()) if finite.size else None
-
-        def opt(v: float) -> float | None:
+        def opt(v) -> float | None:
             return None if np.isnan(v) else float(v)
 
         return {
-            "per_pixel_acc": float(diag.sum() / total) if total > 0 else None,
-            "per_class_acc": mean(acc),
-            "class_iou": mean(iou),
-            "num_pixels": int(total),
+            **{name: opt(s[name]) for name in SCORE_NAMES},
+            "num_pixels": int(self.counts.sum()),
             "void_pixels": int(self.counts[:, self.num_classes].sum()),
             "per_class": {name: {"acc": opt(a), "iou": opt(i)}
-                          for name, a, i in zip(self.class_names, acc, iou)},
+                          for name, a, i in zip(self.class_names, s["acc"], s["iou"])},
         }
 
     def __repr__(self) -> str:
