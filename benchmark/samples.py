@@ -2,18 +2,24 @@
 
 The inputs are the first test images of each domain, fixed for the whole run, so grids taken
 at different iterations (and of different variants) show the same scenes.
+
+`report_sample_rows` serves the report's grids (benchmark/report/sample_grid.py): the store
+keeps only generated images, so the input row and the ground-truth row are read back from the
+dataset's test split here, at the evaluation resolution the generated images were saved at.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import torch
+from PIL import Image
 from torchvision.utils import make_grid
 
 from benchmark import atomic
 from benchmark.data import open_domains
 from benchmark.data.iteration import TestDomain
-from benchmark.data.transforms import to_image
+from benchmark.data.transforms import test_transform, to_image
+from benchmark.suites import directions_of
 
 
 def sample_batch(cfg, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -39,3 +45,31 @@ def save_sample_grid(model, x: torch.Tensor, y: torch.Tensor, path: Path) -> Non
     tiles = torch.cat([t[:n].float().cpu() for _, t in rows])
     grid = make_grid(tiles, nrow=n, padding=2, pad_value=1.0)
     atomic.save_image(to_image(grid), path)
+
+
+def report_sample_rows(cfg, direction: str, stems) -> dict[str, dict[str, Image.Image]]:
+    """{"input": {stem: image}, "ground truth": {stem: image}} for the test images `stems` of
+    `direction` ('<source>2<target>'), at `evaluation.resolution`.
+
+    Generated images are named after their source image's stem; on an aligned dataset the
+    source's i-th image and the target's i-th image show the same scene, so the target's i-th
+    image is the ground truth. An unaligned dataset has no ground truth: the row is left out.
+    """
+    names = directions_of(cfg)
+    if direction not in names.values():
+        raise ValueError(f"direction {direction!r} is not one of this dataset's "
+                         f"{sorted(names.values())}")
+    pair = open_domains(cfg.dataset, cfg.dataset.test_split)
+    source, target = (pair.X, pair.Y) if direction == names["X2Y"] else (pair.Y, pair.X)
+    size = int(cfg.evaluation.resolution)
+    index = {source.stem(i): i for i in range(len(source))}
+    wanted = [s for s in stems if s in index]
+
+    def image(domain, i):
+        return to_image(test_transform(domain.load(i), size=size,
+                                       is_label_map=domain.is_label_map))
+
+    rows = {"input": {s: image(source, index[s]) for s in wanted}}
+    if pair.aligned:
+        rows["ground truth"] = {s: image(target, index[s]) for s in wanted}
+    return rows

@@ -1,7 +1,10 @@
 """`benchmark report`: the suite's tables and plots from whatever runs are done.
 
 Every table carries its provenance (command, commit, dataset, resolution, evaluator hash,
-seeds, profile, X/Y naming); the real-photo row comes from the evaluator's cached score.
+seeds, profile, precision, snapping rule, X/Y naming); the sanity rows (real photos through
+the evaluator, snapped ground truth, real test vs real train, identity) come from the
+evaluation's cached reference rows. A report with no finished run writes nothing: committed
+tables are never replaced by empty ones.
 """
 from __future__ import annotations
 
@@ -10,20 +13,24 @@ import json
 import shlex
 import sys
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 from benchmark.evaluate import evaluation_hash, evaluator_dir, has_segmentation, reference_rows
 from benchmark.provenance import git_state, machine_description
 from benchmark.report import write_report
+from benchmark.samples import report_sample_rows
 from benchmark.store import read_json, run_state
 from benchmark.suites import directions_of, load_suite, plan, table_specs
 
 
-def _fingerprint(done, provenance: dict, reference) -> str:
-    """What the report is made of: the finished runs' metrics files, the code, the settings."""
+def _fingerprint(done, failed, provenance: dict, reference) -> str:
+    """What the report is made of: the finished runs' metrics files, the failures, the code,
+    the settings."""
     parts = [(str(r.run_dir), (r.run_dir / "metrics.json").stat().st_mtime_ns) for r in done]
     keys = {k: v for k, v in provenance.items() if k not in ("command", "generated_at")}
-    blob = json.dumps({"runs": parts, "provenance": keys, "reference": reference}, sort_keys=True, default=str)
+    blob = json.dumps({"runs": parts, "failed": failed, "provenance": keys,
+                       "reference": reference}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -31,35 +38,84 @@ def results_dir(base, suite: str, dataset: str) -> Path:
     return Path(base.results_dir) / suite / dataset
 
 
-def report_suite(suite_name: str, dataset: str, overrides: list[str], *, command: str | None = None,
-                 progress: bool = True, force: bool = False) -> dict:
-    """Write the suite's report; skipped (up_to_date) when nothing it is made from changed."""
+def _iterations(base) -> str:
+    trainer = base.trainer
+    if trainer.get("epochs"):
+        return f"{trainer.epochs} + {trainer.get('decay_epochs') or 0} decay epochs"
+    return str(trainer.iterations)
+
+
+def _paper_protocol(base) -> str:
+    size = base.dataset.get("paper_size")
+    return (f"{size}² training and scoring, " if size else "") + \
+        "200 epochs (100 + 100 decaying), 64 filters"
+
+
+def _sanity_rows(base, progress: bool) -> dict | None:
+    """The evaluation's reference rows (benchmark.evaluate.reference_rows) where they can be
+    had without training an evaluator the suite has not trained yet."""
+    if has_segmentation(base) and not (base.evaluation.segmenter.checkpoint
+                                       or (evaluator_dir(base) / "segmenter.pt").is_file()):
+        return None
+    return reference_rows(base, progress=progress) or None
+
+
+def report_suite(suite_name: str, dataset: str, overrides: list[str], *,
+                 command: str | None = None, progress: bool = True,
+                 force: bool = False) -> dict:
+    """Write the suite's report; skipped (up_to_date) when nothing it is made from changed.
+
+    Returns {"out_dir", "files", "done", "failed", "planned"} plus "up_to_date": True when
+    skipped, or "written": False when no run has finished (nothing is written then, and the
+    folder's committed files are left as they are).
+    """
     base, runs = plan(suite_name, dataset, overrides)
     suite = load_suite(suite_name)
-    done = [r for r in runs if run_state(r.run_dir, evaluation_hash(r.cfg)).finished]
-    evaluator_hashes = sorted({(read_json(r.run_dir / "metrics.json") or {}).get("evaluation", {})
-                               .get("evaluator_hash") or "" for r in done} - {""})
-    reference = None
-    if has_segmentation(base) and (base.evaluation.segmenter.checkpoint
-                                   or (evaluator_dir(base) / "segmenter.pt").is_file()):
-        reference = reference_rows(base, progress=progress).get("real_photos")
+    states = {r.run_dir: run_state(r.run_dir, evaluation_hash(r.cfg)) for r in runs}
+    done = [r for r in runs if states[r.run_dir].finished]
+    failed = [r for r in runs if states[r.run_dir].state == "failed"]
+    out = results_dir(base, suite_name, dataset)
+    summary = {"out_dir": out, "files": {}, "done": len(done), "failed": len(failed),
+               "planned": len(runs)}
+    if not done:
+        return {**summary, "written": False}
+    evaluations = [(read_json(r.run_dir / "metrics.json") or {}).get("evaluation", {})
+                   for r in done]
+    evaluator_hashes = sorted({e.get("evaluator_hash") or "" for e in evaluations} - {""})
+    snap_rules = sorted({str(e["snap_rule"]) for e in evaluations if e.get("snap_rule")})
+    reference = _sanity_rows(base, progress)
     git = git_state()
     provenance = {
         "command": command or " ".join(shlex.quote(a) for a in ["benchmark", *sys.argv[1:]]),
-        "commit": git["commit"], "dirty": git["dirty"], "machine": machine_description(), "suite": suite_name, "dataset": dataset,
+        "commit": git["commit"], "dirty": git["dirty"], "machine": machine_description(),
+        "suite": suite_name, "dataset": dataset,
         "resolution": int(base.evaluation.resolution), "train_resolution": int(base.data.crop_size),
+        "iterations": _iterations(base), "paper_protocol": _paper_protocol(base),
+        "precision": str(base.trainer.get("precision", "fp32")),
+        "snap_rule": ", ".join(snap_rules) or base.evaluation.get("snap_rule"),
         "evaluator_hash": ", ".join(evaluator_hashes) or None, "seeds": int(base.seeds),
         "profile": base.profile, "x_domain": base.dataset.x_domain,
         "y_domain": directions_of(base)["X2Y"].split("2", 1)[1],
         "runs_done": f"{len(done)}/{len(runs)}",
+        "runs_failed": {f"{r.variant}/seed{r.seed}": states[r.run_dir].error for r in failed},
         "config_hashes": {f"{r.variant}/seed{r.seed}": r.config_hash for r in runs},
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    out = results_dir(base, suite_name, dataset)
-    provenance["inputs_fingerprint"] = _fingerprint(done, provenance, reference)
+    provenance["inputs_fingerprint"] = _fingerprint(done, provenance["runs_failed"], provenance,
+                                                    reference)
     previous = read_json(out / "provenance.json") or {}
     if not force and previous.get("inputs_fingerprint") == provenance["inputs_fingerprint"]:
-        return {"out_dir": out, "files": {}, "done": len(done), "planned": len(runs), "up_to_date": True}
-    files = write_report(table_specs(suite, base), [r.record() for r in done], out, provenance,
-                         reference_rows=reference)
-    return {"out_dir": out, "files": files, "done": len(done), "planned": len(runs)}
+        return {**summary, "up_to_date": True}
+    records = [r.record() for r in done] + [
+        {**r.record(), "state": "failed", "error": states[r.run_dir].error} for r in failed]
+    files = write_report(table_specs(suite, base), records, out, provenance,
+                         reference_rows=reference,
+                         sample_sources=partial(report_sample_rows, base))
+    return {**summary, "files": files}
+
+
+def nothing_to_report(result: dict) -> str:
+    """The one line `benchmark report`/`run` print when no run has finished."""
+    failed = f", {result['failed']} failed" if result.get("failed") else ""
+    return (f"nothing to report: 0/{result['planned']} runs finished{failed}; committed files "
+            f"in {result['out_dir']} left as they are")

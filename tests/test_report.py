@@ -40,8 +40,16 @@ PROVENANCE = {"command": "benchmark report ablations cityscapes", "commit": "012
               "evaluator_hash": "ev42", "seeds": [0, 1], "profile": "smoke",
               "suite": "ablations", "x_domain": "photo", "y_domain": "labels",
               "generated_at": "2025-01-01T00:00:00+00:00"}
-REAL = {"labels2photo": {"per_pixel_acc": 0.81, "per_class_acc": 0.30, "class_iou": 0.25,
-                         "per_class": {c: {"acc": 0.9, "iou": 0.5} for c in CLASSES}}}
+# benchmark.evaluate.reference_rows' shape: row key -> direction -> scores
+REAL = {"real_photos": {"labels2photo": {
+            "per_pixel_acc": 0.81, "per_class_acc": 0.30, "class_iou": 0.25,
+            "per_class": {c: {"acc": 0.9, "iou": 0.5} for c in CLASSES}}},
+        "ground_truth_labels": {"photo2labels": {
+            "per_pixel_acc": 0.94, "per_class_acc": 0.90, "class_iou": 0.85}},
+        "fid_floor": {"labels2photo": {"fid": 4.2, "kid": 0.0011, "kid_std": 0.0003,
+                                       "what": "3 real train photos vs 3 real val ones"}},
+        "identity": {"labels2photo": {"fid": 251.0, "kid": 0.2900, "kid_std": 0.0040}},
+        "evaluation": {"evaluator_hash": "ev42"}}
 STEMS = ["b", "a", "c"]  # written unsorted: the grid must pick a sorted, shared subset
 
 
@@ -51,7 +59,8 @@ def _direction(acc, iou_road, with_fid=False):
     per_class["car"] = {"acc": None, "iou": None}  # absent from prediction and ground truth
     out = {"per_pixel_acc": pp, "per_class_acc": pc, "class_iou": iou, "per_class": per_class}
     if with_fid:
-        out.update(fid=60.0 + 10 * pp, kid=0.05, kid_std=0.001)
+        out.update(fid=60.0 + 10 * pp, kid=0.05, kid_std=0.001, kid_subset_size=100,
+                   kid_subsets=50)
     else:
         out["unavailable"] = {"fid": "no Inception weights", "kid": "no Inception weights"}
     return out
@@ -94,7 +103,8 @@ def runs(tmp_path):
 
 
 def _csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, comment="#").set_index("variant")
+    """Plain CSV: pandas' defaults must read it (no comment lines)."""
+    return pd.read_csv(path).set_index("variant")
 
 
 # --------------------------------------------------------------------------- reference
@@ -168,10 +178,21 @@ def test_tables_mean_std_paper_and_pending(runs, tmp_path):
     assert real[col["per-pixel acc"]] == "0.810"
     assert [real[col[f"paper {m}"]] for m in ("per-pixel acc", "per-class acc", "class IoU")] \
         == ["0.80", "0.26", "0.21"]
-    assert "FID" not in col  # no run has FID: no column, but the reason is printed
+    # no run has FID: the column says "unavailable", the note gives the reason
+    assert rows["CycleGAN"][col["FID"]] == "unavailable"
+    assert rows["Cycle alone"][col["FID"]] == "—"
     assert "FID unavailable: no Inception weights" in md
-    # photo->labels has no real-photo row (the generated label map is scored directly)
-    assert "Real photos" not in (out / "table5.md").read_text().split("-->")[1]
+    assert "FID (CUT, 2020)" not in col  # the anchor only beside a real FID
+    # sanity rows: floor (real test vs train) and doing nothing (identity), same pipeline
+    assert rows["Real test vs real train (floor)"][col["FID"]] == "4.2"
+    assert rows["Identity (input as output)"][col["KID"]] == "0.2900"
+    assert rows["Identity (input as output)"][col["per-pixel acc"]] == ""
+    assert "the floor a model can reach. Here: 3 real train photos vs 3 real val ones." in md
+    assert "what doing nothing scores" in md
+    # photo->labels: no real-photo row, but the snapped ground truth as its ceiling
+    body5 = (out / "table5.md").read_text().split("-->")[1]
+    assert "Real photos" not in body5
+    assert re.search(r"\| Ground-truth labels \(snapped\) +\| +\| +0\.940 \|", body5)
 
 
 def test_csv_round_trips_with_comment_hash(runs, tmp_path):
@@ -191,7 +212,7 @@ def test_csv_round_trips_with_comment_hash(runs, tmp_path):
     assert t5.loc["gan_only", "per_pixel_acc_mean"] == pytest.approx(0.51)
     assert t5.loc["gan_only", "paper_per_pixel_acc"] == pytest.approx(0.53)
 
-    per_class = pd.read_csv(tmp_path / "per_class_iou.csv", comment="#")
+    per_class = pd.read_csv(tmp_path / "per_class_iou.csv")
     l2p = per_class[per_class.direction == "labels2photo"].set_index("variant")
     assert l2p.loc["cyclegan", "road"] == pytest.approx(0.11)  # (0.10 + 0.12) / 2
     assert l2p.loc["cyclegan", "sidewalk"] == pytest.approx(0.2)
@@ -202,9 +223,13 @@ def test_csv_round_trips_with_comment_hash(runs, tmp_path):
 
 def test_every_table_file_starts_with_the_provenance(runs, tmp_path):
     paths = build_tables(SPECS, runs, tmp_path, PROVENANCE, REAL)
-    first = {".md": "<!--", ".tex": "%", ".csv": "#"}
+    first = {".md": "<!--", ".tex": "%"}
     for path in paths:
         text = path.read_text()
+        if path.suffix == ".csv":  # plain tables: provenance lives in provenance.json
+            assert not text.startswith("#") and "\n#" not in text, path.name
+            assert len(pd.read_csv(path)) > 0
+            continue
         assert text.startswith(first[path.suffix]), path.name
         head = text.split("-->")[0] if path.suffix == ".md" else "\n".join(
             line for line in text.splitlines() if line.startswith(first[path.suffix]))
@@ -346,3 +371,289 @@ def test_figures_skip_runs_missing_their_files(tmp_path, low_dpi):
         assert plots.plot_samples(empty, "labels2photo", tmp_path) is None
         assert plots.plot_per_class_iou(empty, "labels2photo", tmp_path) is None
         assert plots.plot_losses(empty, tmp_path) is None
+
+
+# --------------------------------------------------------------------------- issue 9: failures,
+# one-set replacement, plain CSV + long format
+
+def test_failed_and_unavailable_runs_are_not_pending(runs, tmp_path):
+    store = tmp_path / "store"
+    crashed = store / "gan_forward" / "seed0"
+    no_weights = store / "gan_backward" / "seed0"
+    for folder in (crashed, no_weights):
+        folder.mkdir(parents=True)
+    records = runs + [
+        {"variant": "gan_forward", "seed": 0, "run_dir": crashed, "state": "failed",
+         "error": "NonFiniteLossError: loss_G is nan at iteration 40"},
+        {"variant": "gan_backward", "seed": 0, "run_dir": no_weights, "state": "failed",
+         "error": "FeatureWeightsUnavailable: no VGG-16 weights: set "
+                  "model.feature_net.weights_path"}]
+    build_tables(SPECS, records, tmp_path / "out", PROVENANCE, REAL)
+    md = (tmp_path / "out" / "table4.md").read_text()
+    assert re.search(r"\| GAN \+ forward cycle +\| +0/2 \| +failed \|", md)
+    assert re.search(r"\| GAN \+ backward cycle +\| +0/2 \| +unavailable \|", md)
+    assert re.search(r"\| Cycle alone +\| +0/2 \| +— \|", md)  # still pending
+    assert "GAN + forward cycle seed 0 failed: NonFiniteLossError: loss_G is nan" in md
+    assert "GAN + backward cycle seed 0 unavailable: no VGG-16 weights: set " \
+           "model.feature_net.weights_path" in md
+    table = _csv(tmp_path / "out" / "table4.csv")
+    assert table.loc["gan_forward", "status"] == "failed"
+    assert table.loc["gan_backward", "status"] == "unavailable"
+    assert table.loc["cycle_only", "status"] == "pending"
+
+
+def test_report_replaces_its_folder_as_one_set(runs, tmp_path, monkeypatch):
+    out = tmp_path / "results" / "ablations"
+    out.mkdir(parents=True)
+    (out / "bars_old_direction.png").write_bytes(b"stale")
+    (out / "table4.md").write_text("old table")
+    write_report(SPECS, runs, out, PROVENANCE, REAL, plots=False)
+    assert not (out / "bars_old_direction.png").exists()  # not kept beside the new set
+    assert "0.520 ± 0.028" in (out / "table4.md").read_text()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["ablations"]  # no temporaries
+
+    # a report that fails half-way leaves the previous set untouched
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    from benchmark import report
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+    monkeypatch.setattr(report, "readme", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_report(SPECS, runs, out, PROVENANCE, REAL, plots=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["ablations"]
+
+
+def test_scores_long_is_one_row_per_run_direction_metric(tmp_path):
+    runs = [make_run(tmp_path, "cyclegan", s, with_fid=True) for s in (0, 1)]
+    (runs[0]["run_dir"] / "env.json").write_text(json.dumps({"commit": "c0ffee"}))
+    (runs[0]["run_dir"] / "config.yaml").write_text(
+        "model: {name: cyclegan}\nprofile: cpu\ndataset: {name: cityscapes}\n"
+        "trainer: {precision: bf16}\ndata: {crop_size: 64}\n")
+    write_report(SPECS, runs, tmp_path / "out", PROVENANCE, plots=False)
+    long = pd.read_csv(tmp_path / "out" / "scores_long.csv")
+    for column in ("variant", "seed", "direction", "metric", "value", "config_hash", "commit",
+                   "profile", "dataset", "precision", "snap_rule", "resolution"):
+        assert column in long.columns, column
+    one = long[(long.seed == 0) & (long.direction == "labels2photo")].set_index("metric")
+    assert one.loc["per_pixel_acc", "value"] == pytest.approx(0.50)
+    assert one.loc["fid", "value"] == pytest.approx(65.0)
+    assert one.loc["kid_std", "value"] == pytest.approx(0.001)
+    assert one.loc["class_iou:road", "value"] == pytest.approx(0.10)
+    assert "class_iou:car" not in one.index  # absent class: no row, not 0
+    assert one.loc["fid", "commit"] == "c0ffee" and one.loc["fid", "precision"] == "bf16"
+    assert one.loc["fid", "profile"] == "cpu" and one.loc["fid", "config_hash"] == "hcyclegan"
+    # a run without env.json/config keys falls back to the report's provenance
+    other = long[long.seed == 1].iloc[0]
+    assert other.commit == "0123abcd" and other.profile == "smoke"
+    # every (run, direction, metric) exactly once
+    assert not long.duplicated(["variant", "seed", "direction", "metric"]).any()
+    assert set(long.direction) == {"labels2photo", "photo2labels"}
+
+
+@pytest.mark.slow  # a subprocess composing the suite's five configs: ~17 s on a loaded CPU
+def test_cli_report_with_no_finished_run_writes_nothing(tmp_path):
+    import subprocess
+
+    results = tmp_path / "results"
+    committed = results / "ablations" / "synthetic"
+    committed.mkdir(parents=True)
+    (committed / "table4.md").write_text("committed table\n")
+    proc = subprocess.run(
+        ["benchmark", "report", "ablations", "synthetic", f"store_dir={tmp_path / 'empty'}",
+         f"results_dir={results}", "progress=false"],
+        capture_output=True, text=True, timeout=300, env={**__import__("os").environ,
+                                                          "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "nothing to report: 0/5 runs finished; committed files" in proc.stderr
+    assert [p.name for p in committed.iterdir()] == ["table4.md"]
+    assert (committed / "table4.md").read_text() == "committed table\n"
+
+
+# --------------------------------------------------------------------------- issue 10: FID/KID,
+# honest headings, sample grids
+
+def test_fid_kid_with_subset_spread_and_honest_heading(tmp_path):
+    runs = [make_run(tmp_path, "cyclegan", s, with_fid=True) for s in (0, 1)]
+    provenance = {**PROVENANCE, "profile": "cpu", "train_resolution": 64, "iterations": "1000",
+                  "precision": "fp32", "snap_rule": "train19"}
+    build_tables(SPECS[:1], runs, tmp_path / "out", provenance)
+    md = (tmp_path / "out" / "table4.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in md.split("-->")[1].splitlines() if line.startswith("| ")}
+    col = {name: i for i, name in enumerate(rows.pop("Method"))}
+    assert rows["CycleGAN"][col["KID"]] == "0.0500 ± 0.0000"
+    assert rows["CycleGAN"][col["KID sd (subsets)"]] == "0.0010"
+    assert "the sd of KID over random 50 subsets of 100 images" in md
+    heading = [line for line in md.splitlines() if line.startswith("### ")][0]
+    assert "reduced profile" in heading and "Reproduced" not in md
+    assert "Reduced profile `cpu` (training at 64², 1000 iterations" in md
+    assert "compare the ordering of the rows with the paper's, not the values" in md
+    head = md.split("-->")[0]
+    assert "precision: fp32" in head and "snap_rule: train19" in head
+    tex = (tmp_path / "out" / "table4.tex").read_text()
+    assert "ours (mean $\\pm$ sd)" in tex and "reproduced (mean" not in tex
+    # the paper's own protocol: no reduced-profile warning
+    build_tables(SPECS[:1], runs, tmp_path / "paper", {**provenance, "profile": "paper"})
+    md = (tmp_path / "paper" / "table4.md").read_text()
+    assert "reduced profile" not in md.lower()
+    assert "reproduced (mean $\\pm$ sd)" in (tmp_path / "paper" / "table4.tex").read_text()
+
+
+def test_readme_is_an_index_with_every_table_and_an_honest_lead(runs, tmp_path):
+    write_report(SPECS, runs, tmp_path / "out", PROVENANCE, REAL, plots=False)
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "**Not the paper's protocol**" in readme and "`smoke`" in readme
+    assert "### Table 4: ablations" in readme and "### Table 5: ablations" in readme
+    assert "0.520 ± 0.028" in readme  # the tables themselves, inline
+    assert "scores_long.csv" in readme and "pandas.read_csv(path)" in readme
+
+
+def test_sample_grid_has_input_and_ground_truth_rows(runs, tmp_path, low_dpi):
+    from benchmark.report import plots
+
+    def sources(direction, stems):
+        grey = {s: np.full((16, 16, 3), 128, np.uint8) for s in stems}
+        return {"input": grey, "ground truth": grey}
+    plain = plots.plot_samples(runs, "labels2photo", tmp_path / "a", k=2)
+    framed = plots.plot_samples(runs, "labels2photo", tmp_path / "b", k=2, sources=sources)
+    with Image.open(plain) as a, Image.open(framed) as b:
+        assert a.width == b.width
+        # two variants -> four rows: the figure grows by two rows of cells
+        assert b.height - a.height > 2 * 1.5 * 50
+
+
+def test_report_sample_rows_reads_inputs_and_ground_truth_of_the_test_split():
+    from benchmark.config import compose_config
+    from benchmark.samples import report_sample_rows
+
+    cfg = compose_config(["dataset=synthetic", "profile=smoke"])
+    rows = report_sample_rows(cfg, "labels2photo", ["test_00000", "test_00003", "nope"])
+    size = int(cfg.evaluation.resolution)
+    assert set(rows) == {"input", "ground truth"}
+    assert set(rows["input"]) == {"test_00000", "test_00003"}  # an unknown stem is left out
+    label, photo = rows["input"]["test_00003"], rows["ground truth"]["test_00003"]
+    assert label.size == photo.size == (size, size)
+    # the input of labels->photo is the colour label map, the ground truth the aligned photo
+    assert len(np.unique(np.asarray(label).reshape(-1, 3), axis=0)) < \
+        len(np.unique(np.asarray(photo).reshape(-1, 3), axis=0))
+    with pytest.raises(ValueError, match="not one of"):
+        report_sample_rows(cfg, "map2aerial", ["0"])
+
+
+# --------------------------------------------------------------------------- issue 11: Tables 2-3,
+# maps
+
+BASELINE_ROWS = ["cogan", "bigan", "simgan", "feature_loss", "cyclegan", "pix2pix"]
+
+
+def test_tables_2_and_3_render_through_the_same_machinery(runs, tmp_path):
+    specs = [{"id": "table2", "title": "Table 2: baselines, labels→photo", "direction":
+              "labels2photo", "paper_table": "table2", "rows": BASELINE_ROWS},
+             {"id": "table3", "title": "Table 3: baselines, photo→labels", "direction":
+              "photo2labels", "paper_table": "table3", "rows": BASELINE_ROWS}]
+    write_report(specs, runs, tmp_path / "out", {**PROVENANCE, "suite": "paper"}, REAL,
+                 plots=False)
+    t2 = _csv(tmp_path / "out" / "table2.csv")
+    assert t2.loc["pix2pix", "paper_class_iou"] == pytest.approx(0.18)
+    assert t2.loc["cyclegan", "per_pixel_acc_mean"] == pytest.approx(0.52)
+    assert t2.loc["cogan", "status"] == "pending"
+    assert t2.loc["real_photos", "paper_per_pixel_acc"] == pytest.approx(0.80)  # the ceiling
+    t3 = _csv(tmp_path / "out" / "table3.csv")
+    assert t3.loc["pix2pix", "paper_per_pixel_acc"] == pytest.approx(0.85)
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "### Table 2: baselines" in readme and "### Table 3: baselines" in readme
+
+
+def test_maps_shows_fid_kid_beside_the_amt_study_as_a_different_measure(tmp_path):
+    """Baselines on maps: the suite's by_dataset names Table 1 (AMT) for maps."""
+    records = []
+    for variant, fid in (("cyclegan", 110.0), ("simgan", 180.0)):
+        run_dir = tmp_path / variant
+        run_dir.mkdir()
+        (run_dir / "metrics.json").write_text(json.dumps({"directions": {
+            "map2aerial": {"fid": fid, "kid": 0.07, "kid_std": 0.004}}}))
+        records.append({"variant": variant, "seed": 0, "run_dir": run_dir})
+    failed = tmp_path / "feature_loss"
+    failed.mkdir()
+    records.append({"variant": "feature_loss", "seed": 0, "run_dir": failed, "state": "failed",
+                    "error": "FeatureWeightsUnavailable: VGG-16 weights not cached and "
+                             "download.pytorch.org unreachable"})
+    spec = {"id": "table2", "title": "Table 1: baselines, map→aerial", "paper_table": "table1",
+            "direction": "map2aerial", "rows": BASELINE_ROWS}
+    build_tables([spec], records, tmp_path / "out", {"dataset": "maps", "seeds": 1,
+                                                     "profile": "cpu"})
+    table = _csv(tmp_path / "out" / "table2.csv")
+    assert table.loc["simgan", "fid_mean"] == pytest.approx(180.0)
+    assert table.loc["simgan", "paper_amt_fooled_pct"] == pytest.approx(0.7)
+    assert table.loc["cyclegan", "paper_amt_fooled_pct"] == pytest.approx(26.8)
+    assert table.loc["feature_loss", "status"] == "unavailable"
+    md = (tmp_path / "out" / "table2.md").read_text()
+    assert "paper = Table 1" in md and "a different measure" in md
+    assert "Feature loss + GAN seed 0 unavailable: VGG-16 weights not cached" in md
+    assert "per-pixel acc" not in md
+
+
+# --------------------------------------------------------------------------- issue 12: intervals,
+# paired comparisons, the difference plot
+
+def _write_per_image(run: dict, direction: str, accuracy: float, seed: int) -> None:
+    """30 images, 4 classes; `accuracy` of each class's pixels on the diagonal."""
+    from benchmark.per_image import write_per_image
+
+    rng = np.random.default_rng(seed)
+    counts = np.zeros((30, 4, 5), dtype=np.int64)
+    for i in range(30):
+        for c in range(4):
+            total = 200 + int(rng.integers(0, 50))
+            right = int(rng.binomial(total, accuracy))
+            counts[i, c, c] = right
+            counts[i, c, (c + 1) % 4] = total - right
+    write_per_image(run["run_dir"], direction, [f"img{i}" for i in range(30)], counts, CLASSES)
+
+
+@pytest.fixture
+def scored_runs(runs):
+    for run in runs:
+        accuracy = 0.8 if run["variant"] == "cyclegan" else 0.5
+        _write_per_image(run, "labels2photo", accuracy, run["seed"])
+    return runs
+
+
+def test_cells_carry_intervals_and_holm_marks(scored_runs, tmp_path, low_dpi):
+    files = write_report(SPECS, scored_runs, tmp_path / "out", PROVENANCE, REAL)
+    md = (tmp_path / "out" / "table4.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in md.split("-->")[1].splitlines() if line.startswith("| ")}
+    col = {name: i for i, name in enumerate(rows.pop("Method"))}
+    cyclegan, gan = rows["CycleGAN"][col["per-pixel acc"]], rows["GAN alone"][col["per-pixel acc"]]
+    # mean ± seed sd (from metrics.json), then the image-bootstrap interval, then the mark
+    assert re.fullmatch(r"0\.520 ± 0\.028 \[0\.7\d\d, 0\.8\d\d\]", cyclegan), cyclegan
+    assert re.fullmatch(r"0\.430 ± 0\.042 \[0\.4\d\d, 0\.5\d\d\]†", gan), gan
+    assert "bootstrap resamples of the 30 test images" in md and "Holm" in md
+    table = _csv(tmp_path / "out" / "table4.csv")
+    assert bool(table.loc["gan_only", "per_pixel_acc_significant"]) is True
+    assert table.loc["gan_only", "per_pixel_acc_p_holm"] < 0.01
+    assert table.loc["cyclegan", "per_pixel_acc_ci_low"] < 0.8 < \
+        table.loc["cyclegan", "per_pixel_acc_ci_high"]
+    tex = (tmp_path / "out" / "table4.tex").read_text()
+    assert "$^\\dagger$" in tex
+
+    comparisons = pd.read_csv(tmp_path / "out" / "comparisons.csv")
+    for column in ("table", "variant", "metric", "diff", "ci_low", "ci_high", "p", "p_holm",
+                   "significant"):
+        assert column in comparisons.columns, column
+    row = comparisons[(comparisons.variant == "gan_only")
+                      & (comparisons.metric == "per_pixel_acc")].iloc[0]
+    assert row["table"] == "table4" and row["diff"] == pytest.approx(-0.3, abs=0.03)
+    assert row.ci_low < row["diff"] < row.ci_high < 0 and row.p_holm <= 3 * row.p + 1e-12
+    # table5's runs have no per-image files: no interval, and the note says why
+    md5 = (tmp_path / "out" / "table5.md").read_text()
+    assert "No interval for cyclegan: no per-image scores" in md5
+    assert "[" not in md5.split("-->")[1].split("* ")[0]
+
+    plot = tmp_path / "out" / "differences_table4.png"
+    assert plot in files["plots"]
+    _assert_png(plot)
+    assert not (tmp_path / "out" / "differences_table5.png").exists()

@@ -1,22 +1,33 @@
 """Reports from the run store: the paper's tables with our numbers beside its own, plus plots.
 
-`write_report` is what `benchmark report <suite> <dataset>` calls: it reads only finished
-run directories, so it can run while a suite is still training and simply shows the missing
-rows as pending. Everything it writes carries the provenance (command, commit, dataset,
-evaluator) so that a table found later in `results/` says how it was made.
+`write_report` is what `benchmark report <suite> <dataset>` calls: it reads the finished (and
+failed) run directories, so it can run while a suite is still training and shows the missing
+rows as pending, the failed ones as failed. Everything it writes carries the provenance
+(command, commit, dataset, evaluator, profile, precision, scoring rule), so that a table found
+later in `results/` says how it was made.
+
+A report replaces its folder as one set: every file is written into a new folder beside the
+old one, which is then swapped in. A reader (or a `git diff` of results/) never sees new tables
+beside old figures, and a figure the new report no longer draws is gone, not left stale.
 """
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import uuid
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from benchmark.report.reference import PaperReference, load_reference
-from benchmark.report.tables import (PROVENANCE_KEYS, LoadedRun, ReportWarning, TableSpec,
-                                     atomic_write_text, build_tables, load_runs,
-                                     normalize_spec)
+from benchmark.report.index import readme
+from benchmark.report.reference import load_reference
+from benchmark.report.runs import (LoadedRun, ReportWarning, TableSpec, atomic_write_text,
+                                   load_runs, normalize_spec)
+from benchmark.report.significance import table_stats
+from benchmark.report.tables import build_tables
 
-__all__ = ["write_report", "build_tables", "make_plots", "load_reference", "ReportWarning"]
+__all__ = ["write_report", "build_tables", "make_plots", "load_reference", "ReportWarning",
+           "replace_folder"]
 
 
 def make_plots(*args, **kwargs):
@@ -25,79 +36,76 @@ def make_plots(*args, **kwargs):
     return _make_plots(*args, **kwargs)
 
 
-def _describe(path: Path) -> str:
-    name = path.name
-    if name.startswith("per_class_iou") and name.endswith(".png"):
-        return "heatmap of per-class IoU, variants × classes"
-    if name.startswith("per_class_iou"):
-        return "per-class IoU table, every direction"
-    if name.startswith("bars_"):
-        return "scores per variant: mean ± sd over seeds, seeds as dots, paper as diamonds"
-    if name.startswith("samples_"):
-        return "the same test inputs translated by every variant"
-    if name == "provenance.json":
-        return "how these files were made (command, commit, dataset, evaluator, seeds)"
-    if name == "losses.png":
-        return "training-loss curves per variant"
-    return {".md": "table (Markdown)", ".tex": "table (LaTeX, booktabs)",
-            ".csv": "table (numbers; pandas.read_csv(path, comment='#'))"}.get(path.suffix, "")
+def replace_folder(new: Path, target: Path) -> None:
+    """Put the finished folder `new` where `target` is, as one swap.
+
+    POSIX has no atomic exchange of two non-empty directories (renameat2's RENAME_EXCHANGE is
+    Linux-only and not in the standard library), so: rename the old folder aside, rename the
+    new one in, delete the old. If the second rename fails the old folder is put back; a crash
+    between the two renames leaves both complete folders on disk, never a mixture.
+    """
+    new, target = Path(new), Path(target)
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
+        os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        if old is not None:
+            os.rename(old, target)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
-def _readme(specs: Sequence[TableSpec], files: Mapping[str, list[Path]], out_dir: Path,
-            provenance: Mapping[str, Any], reference: PaperReference) -> str:
-    suite, dataset = provenance.get("suite", "?"), provenance.get("dataset", "?")
-    lines = [f"# Report: suite `{suite}` on `{dataset}`", "",
-             f"Reproduced numbers beside those reported in {reference.cite}. "
-             "Regenerate with the command below; tables show pending rows as —.", "",
-             "## Provenance", ""]
-    keys = [k for k in PROVENANCE_KEYS if k in provenance] + \
-        sorted(k for k in provenance if k not in PROVENANCE_KEYS)
-    for key in keys:
-        value = provenance[key]
-        value = value if isinstance(value, str) else json.dumps(value, default=str)
-        lines.append(f"* **{key}**: `{value}`")
-    lines += ["", "## Tables", ""]
-    for spec in specs:
-        lines.append(f"* {spec.title}: " + ", ".join(
-            f"[{p.name}]({p.name})" for p in files["tables"] if p.stem == spec.id))
-    per_class = [p for p in files["tables"] if p.stem == "per_class_iou"]
-    if per_class:
-        lines.append("* Per-class IoU: " + ", ".join(f"[{p.name}]({p.name})" for p in per_class))
-    if files["plots"]:
-        lines += ["", "## Figures", ""]
-        for path in files["plots"]:
-            lines += [f"### {path.name}: {_describe(path)}", "",
-                      f"![{path.stem}]({path.relative_to(out_dir).as_posix()})", ""]
-    lines += ["", "## All files", ""]
-    for group, paths in files.items():
-        lines += [f"* `{p.relative_to(out_dir).as_posix()}` ({group}): {_describe(p)}"
-                  for p in paths]
-    lines.append("* `README.md`: this file")
-    return "\n".join(lines) + "\n"
+def _write_all(specs: Sequence[TableSpec], loaded: list[LoadedRun], out_dir: Path,
+               provenance: Mapping[str, Any], reference_rows, plots: bool,
+               sample_sources) -> dict[str, list[Path]]:
+    reference = load_reference()
+    stats = {spec.id: table_stats(spec, loaded) for spec in specs}
+    files: dict[str, list[Path]] = {
+        "tables": build_tables(specs, loaded, out_dir, provenance, reference_rows, reference,
+                               stats),
+        "plots": make_plots(specs, loaded, out_dir, reference_rows, reference,
+                            sample_sources=sample_sources, stats=stats) if plots else [],
+    }
+    meta = [atomic_write_text(out_dir / "provenance.json",
+                              json.dumps(provenance, indent=2, default=str) + "\n")]
+    files["meta"] = meta
+    meta.append(atomic_write_text(out_dir / "README.md",
+                                  readme(specs, files, out_dir, provenance, reference)))
+    return files
 
 
 def write_report(specs: Sequence[Mapping[str, Any] | TableSpec],
                  runs: Iterable[Mapping[str, Any] | LoadedRun], out_dir: str | Path,
                  provenance: Mapping[str, Any] | None = None,
                  reference_rows: Mapping[str, Any] | None = None,
-                 plots: bool = True) -> dict[str, list[Path]]:
-    """Write the tables, the figures (unless plots=False), provenance.json and README.md.
+                 plots: bool = True,
+                 sample_sources: Callable[[str, Sequence[str]], Mapping] | None = None
+                 ) -> dict[str, list[Path]]:
+    """Write the tables, the figures (unless plots=False), provenance.json and README.md as
+    one set that replaces `out_dir` (see replace_folder).
 
-    Returns {"tables": [...], "plots": [...], "meta": [provenance.json, README.md]}.
+    `reference_rows`: benchmark.evaluate.reference_rows' JSON (sanity rows); `sample_sources`:
+    (direction, stems) -> {"input": {stem: image}, "ground truth": {...}} for the sample grids.
+    Returns {"tables": [...], "plots": [...], "meta": [provenance.json, README.md]}, paths in
+    `out_dir`.
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
     specs = [normalize_spec(s) for s in specs]
-    provenance = dict(provenance or {})
-    reference = load_reference()
     loaded = load_runs(runs)
-    files: dict[str, list[Path]] = {
-        "tables": build_tables(specs, loaded, out_dir, provenance, reference_rows, reference),
-        "plots": make_plots(specs, loaded, out_dir, reference_rows, reference) if plots else [],
-    }
-    meta = [atomic_write_text(out_dir / "provenance.json",
-                              json.dumps(provenance, indent=2, default=str) + "\n")]
-    files["meta"] = meta
-    meta.append(atomic_write_text(out_dir / "README.md",
-                                  _readme(specs, files, out_dir, provenance, reference)))
-    return files
+    # mkdir (not mkdtemp): the folder gets the umask's permissions, as the old one had.
+    staging = out_dir.with_name(f".{out_dir.name}.new-{uuid.uuid4().hex[:8]}")
+    staging.mkdir()
+    try:
+        files = _write_all(specs, loaded, staging, dict(provenance or {}), reference_rows,
+                           plots, sample_sources)
+        replace_folder(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return {group: [out_dir / p.relative_to(staging) for p in paths]
+            for group, paths in files.items()}

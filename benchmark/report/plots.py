@@ -13,8 +13,6 @@ backend is switched under a caller's notebook, and no figure is left open betwee
 from __future__ import annotations
 
 import math
-import os
-import re
 import warnings
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -25,15 +23,17 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
-from PIL import Image
 
+from benchmark.atomic import atomic_path as atomic_target
+from benchmark.report import sample_grid
+from benchmark.report.per_class import build_per_class
 from benchmark.report.reference import PaperReference, load_reference
-from benchmark.report.tables import (METRICS, REAL_PHOTOS, LoadedRun, ReportWarning, TableSpec,
-                                     atomic_target, build_per_class, direction_label,
-                                     load_runs, normalize_spec, scores_frame, variant_order)
+from benchmark.report.runs import (METRICS, LoadedRun, ReportWarning, TableSpec,
+                                   direction_label, finite, load_runs, normalize_spec,
+                                   sanity_name, sanity_rows, scores_frame, variant_order)
+from benchmark.report.significance import TableStats
 
 DPI = 150
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 #: iteration bins per loss curve: long logs are averaged down to this many points.
 MAX_CURVE_POINTS = 400
 
@@ -92,7 +92,10 @@ def plot_bars(runs: Iterable[Mapping[str, Any] | LoadedRun], direction: str,
     names = [reference.display_name(v) for v in order]
     palette = dict(zip(names, variant_palette(order).values()))
     scores = scores.assign(method=scores.variant.map(reference.display_name))
-    real = (reference_rows or {}).get(direction) or {}
+    ceilings = sanity_rows(reference_rows)
+    ceiling = next((k for k in ("real_photos", "ground_truth_labels")
+                    if direction in ceilings.get(k, {})), None)
+    real = ceilings[ceiling][direction] if ceiling else {}
 
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
         width = max(3.2, 0.55 * len(order) + 1.2)
@@ -114,7 +117,7 @@ def plot_bars(runs: Iterable[Mapping[str, Any] | LoadedRun], direction: str,
                 if paper is not None:
                     ax.scatter([x], [paper], marker="D", s=36, facecolor="white",
                                edgecolor="black", linewidth=1.2, zorder=5)
-            if _finite(real.get(metric)) is not None:
+            if finite(real.get(metric)) is not None:
                 ax.axhline(real[metric], ls="--", lw=1.2, color="dimgrey", zorder=4)
             label, _ = METRICS[metric]
             ax.set_title(label)
@@ -134,18 +137,12 @@ def plot_bars(runs: Iterable[Mapping[str, Any] | LoadedRun], direction: str,
                           label="one seed"),
                    Line2D([], [], marker="D", ls="", markerfacecolor="white",
                           markeredgecolor="black", label="paper (reported)")]
-        if any(_finite(real.get(m)) is not None for m in metrics):
-            handles.append(Line2D([], [], ls="--", color="dimgrey", label=REAL_PHOTOS))
+        if any(finite(real.get(m)) is not None for m in metrics):
+            handles.append(Line2D([], [], ls="--", color="dimgrey", label=sanity_name(ceiling)))
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
                    frameon=False)
         fig.suptitle(f"{direction_label(direction)}: mean ± sd over seeds")
         return _save(fig, Path(out_dir) / f"bars_{direction}.png")
-
-
-def _finite(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if math.isfinite(value) else None
 
 
 # --------------------------------------------------------------------------- training curves
@@ -251,88 +248,14 @@ def plot_losses(runs: Iterable[Mapping[str, Any] | LoadedRun], out_dir: str | Pa
 
 # --------------------------------------------------------------------------- samples
 
-def _stems(run: LoadedRun, direction: str) -> dict[str, Path] | None:
-    folder = run.run_dir / "test" / direction
-    if not folder.is_dir():
-        _warn(f"no test/{direction} images in {run.run_dir}: left out of "
-              f"samples_{direction}.png")
-        return None
-    files = {p.stem: p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-    if not files:
-        _warn(f"{folder} holds no images: left out of samples_{direction}.png")
-        return None
-    return files
+select_samples = sample_grid.select_samples
+_natural = sample_grid.natural
 
 
-def _short_names(stems: Sequence[str], width: int = 18) -> list[str]:
-    """Column titles: drop the suffix all stems share ('_leftImg8bit'), keep the end that
-    tells them apart ('…00_000019')."""
-    suffix = os.path.commonprefix([s[::-1] for s in stems])[::-1] if len(stems) > 1 else ""
-    names = [s[:len(s) - len(suffix)] or s for s in stems]
-    return [n if len(n) <= width else "…" + n[-(width - 1):] for n in names]
-
-
-def select_samples(runs: Sequence[LoadedRun], direction: str, variants: Sequence[str],
-                   k: int) -> tuple[list[str], list[tuple[str, int, dict[str, Path]]]]:
-    """The first k stems (natural sort) that every run with test images produced, and per variant
-    its lowest seed's images: every row then shows the same inputs."""
-    images: dict[str, dict[int, dict[str, Path]]] = {}
-    for run in sorted(runs, key=lambda r: r.seed):
-        if run.variant in variants and (files := _stems(run, direction)) is not None:
-            images.setdefault(run.variant, {})[run.seed] = files
-    if not images:
-        return [], []
-    common = set.intersection(*(set(files) for seeds in images.values()
-                                for files in seeds.values()))
-    rows = [(v, *next(iter(images[v].items()))) for v in variants if v in images]
-    return sorted(common, key=_natural)[:k], rows
-
-
-def _natural(stem: str) -> list:
-    """Sort key reading digit runs as numbers: pix2pix's '2' before '10'."""
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
-            for part in re.split(r"(\d+)", stem)]
-
-
-def plot_samples(runs: Iterable[Mapping[str, Any] | LoadedRun], direction: str,
-                 out_dir: str | Path, variants: Sequence[str] | None = None, k: int = 6,
-                 reference: PaperReference | None = None) -> Path | None:
-    """`samples_<direction>.png`: rows = variants (lowest seed), columns = the same k test
-    inputs for every row (see select_samples)."""
-    runs = load_runs(runs)
-    reference = reference or load_reference()
-    stems, rows = select_samples(runs, direction, _variants(runs, variants), k)
-    if not rows:
-        _warn(f"no run has test/{direction} images yet: samples_{direction}.png not drawn")
-        return None
-    if not stems:
-        _warn(f"the runs share no test/{direction} image names: samples_{direction}.png "
-              "not drawn (were they tested on different splits?)")
-        return None
-    titles = _short_names(stems)
-
-    with sns.axes_style("white"), sns.plotting_context("notebook", font_scale=0.8):
-        cell = 1.7
-        fig = Figure(figsize=(cell * len(stems) + 1.6, cell * len(rows) + 0.6),
-                     layout="constrained")
-        axes = fig.subplots(len(rows), len(stems), squeeze=False)
-        for i, (variant, seed, files) in enumerate(rows):
-            for j, stem in enumerate(stems):
-                ax = axes[i, j]
-                with Image.open(files[stem]) as img:
-                    pixels = np.asarray(img.convert("RGB"))
-                small = pixels.shape[1] <= cell * DPI
-                ax.imshow(pixels, interpolation="nearest" if small else "antialiased")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                for spine in ax.spines.values():
-                    spine.set_visible(False)
-                if i == 0:
-                    ax.set_title(titles[j], fontsize=8)
-            axes[i, 0].set_ylabel(f"{reference.display_name(variant)}\nseed {seed}",
-                                  rotation=0, ha="right", va="center", labelpad=8)
-        fig.suptitle(f"{direction_label(direction)}: the same test inputs for every variant")
-        return _save(fig, Path(out_dir) / f"samples_{direction}.png")
+def plot_samples(runs, direction, out_dir, variants=None, k=6, reference=None, sources=None):
+    """`samples_<direction>.png` (benchmark.report.sample_grid) at this module's DPI."""
+    return sample_grid.plot_samples(runs, direction, out_dir, variants, k, reference, dpi=DPI,
+                                    sources=sources)
 
 
 # --------------------------------------------------------------------------- per-class IoU
@@ -362,8 +285,9 @@ def plot_per_class_iou(runs: Iterable[Mapping[str, Any] | LoadedRun], direction:
         sns.heatmap(matrix, vmin=0, vmax=1, cmap="viridis", annot=True, fmt=".2f",
                     annot_kws={"fontsize": 6.5}, linewidths=0.5, linecolor="white",
                     cbar_kws={"label": "IoU", "shrink": 0.8}, ax=ax)
-        if matrix.index[-1] == REAL_PHOTOS:  # set the ceiling row apart from the variants
-            ax.axhline(len(matrix) - 1, color="white", linewidth=4)
+        sanity = int(table.n_seeds.isna().sum())  # the sanity rows come last
+        if sanity:  # set the ceiling rows apart from the variants
+            ax.axhline(len(matrix) - sanity, color="white", linewidth=4)
         ax.set_xlabel("")
         ax.set_ylabel("")
         ax.tick_params(axis="x", rotation=45)
@@ -375,14 +299,62 @@ def plot_per_class_iou(runs: Iterable[Mapping[str, Any] | LoadedRun], direction:
         return _save(fig, Path(out_dir) / f"per_class_iou_{direction}.png")
 
 
+# --------------------------------------------------------------------------- differences
+
+def plot_differences(stats: TableStats, out_dir: str | Path,
+                     reference: PaperReference | None = None) -> Path | None:
+    """`differences_<table>.png`: per metric, each variant minus CycleGAN (seed-mean) with its
+    95% paired image-bootstrap interval; filled = significant after Holm, hollow = not. The
+    figure a reader looks at first: which differences are more than noise."""
+    reference = reference or load_reference()
+    frame = stats.comparisons.dropna(subset=["diff"])
+    if frame.empty:
+        _warn(f"no paired comparison for {stats.spec.id} (per-image scores or the CycleGAN "
+              f"run missing): differences_{stats.spec.id}.png not drawn")
+        return None
+    frame = frame.assign(method=frame.variant.map(reference.display_name),
+                         label=frame.metric.map(lambda m: METRICS.get(m, (m,))[0]))
+    metrics = list(dict.fromkeys(frame.metric))
+    order = [reference.display_name(v) for v in stats.spec.rows if v in set(frame.variant)]
+    palette = dict(zip(order, variant_palette(order).values()))
+    with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
+        fig = Figure(figsize=(4.0 * len(metrics), 0.45 * len(order) + 1.8),
+                     layout="constrained")
+        axes = fig.subplots(1, len(metrics), squeeze=False, sharey=True).ravel()
+        for ax, metric in zip(axes, metrics):
+            data = frame[frame.metric == metric].set_index("method").reindex(order)
+            sns.pointplot(data=data.reset_index(), x="diff", y="method", hue="method",
+                          order=order, hue_order=order, palette=palette, errorbar=None,
+                          linestyle="none", markers="o", legend=False, ax=ax)
+            for y, method in enumerate(order):
+                row = data.loc[method]
+                if pd.isna(row["diff"]):
+                    continue
+                ax.plot([row.ci_low, row.ci_high], [y, y], color=palette[method], lw=2)
+                significant = not pd.isna(row.significant) and bool(row.significant)
+                if not significant:
+                    ax.scatter([row["diff"]], [y], s=40, color="white", zorder=5,
+                               edgecolor=palette[method], linewidth=1.5)
+            ax.axvline(0, color="black", lw=1)
+            ax.set_title(METRICS.get(metric, (metric,))[0])
+            ax.set_xlabel(f"difference from {reference.display_name('cyclegan')}")
+            ax.set_ylabel("")
+        fig.suptitle(f"{stats.spec.title}: variant − CycleGAN, 95% paired interval "
+                     "(filled: significant after Holm)")
+        return _save(fig, Path(out_dir) / f"differences_{stats.spec.id}.png")
+
+
 # --------------------------------------------------------------------------- all of them
 
 def make_plots(specs: Sequence[Mapping[str, Any] | TableSpec],
                runs: Iterable[Mapping[str, Any] | LoadedRun], out_dir: str | Path,
                reference_rows: Mapping[str, Any] | None = None,
-               reference: PaperReference | None = None, samples: int = 6) -> list[Path]:
-    """Every figure for the specs' directions; a figure that fails is reported and skipped,
-    so one broken run never costs the tables."""
+               reference: PaperReference | None = None, samples: int = 6,
+               sample_sources: sample_grid.SampleSources | None = None,
+               stats: Mapping[str, TableStats | None] | None = None) -> list[Path]:
+    """Every figure for the specs' directions (and a difference plot per table with paired
+    comparisons); a figure that fails is reported and skipped, so one broken run never costs
+    the tables."""
     specs = [normalize_spec(s) for s in specs]
     runs = load_runs(runs)
     reference = reference or load_reference()
@@ -394,11 +366,15 @@ def make_plots(specs: Sequence[Mapping[str, Any] | TableSpec],
         jobs += [
             (f"bars_{d}.png", lambda d=d, o=order: plot_bars(runs, d, out_dir, o,
                                                              reference_rows, reference)),
-            (f"samples_{d}.png", lambda d=d, o=order: plot_samples(runs, d, out_dir, o,
-                                                                   samples, reference)),
+            (f"samples_{d}.png", lambda d=d, o=order: plot_samples(
+                runs, d, out_dir, o, samples, reference, sample_sources)),
             (f"per_class_iou_{d}.png", lambda d=d, o=order: plot_per_class_iou(
                 runs, d, out_dir, o, reference_rows, reference)),
         ]
+    for spec in specs:
+        if (table := (stats or {}).get(spec.id)) is not None:
+            jobs.append((f"differences_{spec.id}.png",
+                         lambda t=table: plot_differences(t, out_dir, reference)))
     paths = []
     for name, job in jobs:
         try:
