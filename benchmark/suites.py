@@ -1,6 +1,9 @@
 """Suites: the runs behind a paper table, planned from config.
 
-A suite (conf/suite/<name>.yaml) lists variants (model presets) and the tables they fill.
+A suite (conf/suite/<name>.yaml) lists variants (model presets) and the tables they fill, or
+`includes: [other, suites]` to combine them (suite `paper` = ablations + baselines): the
+variants are united in order without repeats — a variant in two suites (cyclegan) is one
+config hash, so one run — and each included table keeps the rows of the suite it came from.
 Planning composes one config per (variant, seed) with the user's overrides, so each run's
 identity — and therefore its directory in the store — is known before anything runs.
 """
@@ -29,10 +32,26 @@ class PlannedRun:
                 "config_hash": self.config_hash}
 
 
-def load_suite(name: str) -> DictConfig:
+def load_suite(name: str, _seen: tuple[str, ...] = ()) -> DictConfig:
+    """The suite's config with `includes` expanded into `variants` and `tables` (rows per table)."""
     if name not in available("suite"):
         raise ConfigError(f"unknown suite {name!r}: valid suites are {', '.join(available('suite'))}")
-    return compose_config([f"+suite={name}"]).suite
+    if name in _seen:
+        raise ConfigError(f"suite {name!r} includes itself ({' -> '.join([*_seen, name])}): "
+                          f"remove it from the includes of conf/suite/{_seen[-1]}.yaml")
+    suite = compose_config([f"+suite={name}"]).suite
+    if not suite.get("includes"):
+        return suite
+    variants: list[str] = list(suite.get("variants") or [])
+    tables: list[dict] = (OmegaConf.to_container(suite.tables, resolve=True)
+                          if suite.get("tables") else [])
+    for part_name in suite.includes:
+        part = load_suite(str(part_name), (*_seen, name))
+        variants += [v for v in part.variants if v not in variants]
+        tables += [{"rows": list(part.variants), **t}
+                   for t in OmegaConf.to_container(part.tables, resolve=True)]
+    return OmegaConf.create({"name": suite.name, "includes": list(suite.includes),
+                             "variants": variants, "tables": tables})
 
 
 def check_dataset(name: str) -> None:
@@ -68,8 +87,9 @@ def table_specs(suite: DictConfig, cfg: DictConfig) -> list[dict]:
     specs = []
     for table in suite.tables:
         spec = OmegaConf.to_container(table, resolve=True)
+        spec.update((spec.pop("by_dataset", None) or {}).get(cfg.dataset.name, {}))
         spec["direction"] = names[spec.pop("translate")]
         spec["title"] = spec["title"].format(X=x, Y=y) + f" ({cfg.dataset.name})"
-        spec["rows"] = list(suite.variants)
+        spec["rows"] = list(spec.get("rows") or suite.variants)
         specs.append(spec)
     return specs
