@@ -1,32 +1,34 @@
-"""The speed benchmark: seconds per CycleGAN iteration, and how close that comes to this machine's peak.
+"""The speed benchmark: one table of seconds per iteration for every CycleGAN variant and
+baseline, fp32 and bf16, the share of each step spent outside the networks, and how close the
+step comes to this machine's measured peak.
 
-    benchmark perf                          # CPU or CUDA, whichever is there
+    benchmark perf                          # cpu-profile sizes (64², 6 blocks, 32 filters)
     benchmark perf --device cuda --json perf.json --eval
-    python -m benchmark.perf --configs '6blocks-128:*' --iterations 5
+    python -m benchmark.perf --configs 'cyclegan:6blocks-128:*:*' --iterations 5
+    python -m benchmark.perf --configs '9blocks-256:*:*'    # SHAPE:PRECISION:FORMAT: CycleGAN only
 
-Why a peak probe beside every row: seconds per iteration alone cannot be compared across
-machines, and on a shared or throttled machine not even across runs. The probe is one 3x3
-convolution, 256 -> 256 channels at 64x64, batch 1 -- exactly the residual-block convolution that
-dominates the 9-block generator at 256x256 -- timed forward + backward right before and right
-after each row. Achieved FLOP/s divided by probe FLOP/s ("efficiency") then says how much of the
+Overhead share = (whole step - networks only) / whole step, both timed interleaved on the same
+model (benchmark/perf_step.py says what each includes).
+
+Why a peak probe beside every row (benchmark/perf_probes.py): seconds per iteration alone cannot
+be compared across machines, and on a shared machine not even across runs. The probes (a 3x3
+conv 256 -> 256 at 64x64 -- the residual-block convolution of the 9-block generator at 256x256 --
+and a 1024² matmul, forward + backward) run right before and right after each row; the faster is
+the device's peak. Achieved FLOP/s divided by peak FLOP/s ("efficiency") then says how much of the
 time goes to convolutions at their best speed and how much to everything around them
 (normalisation, padding, optimiser, Python). It is far less sensitive to a shared machine than
 seconds are, but not immune: on an oversubscribed CPU every small op pays an OpenMP barrier that
 one big probe conv does not, so print the load (each row has it) and compare like with like.
 
-FLOP are counted once per network shape with ``torch.utils.flop_counter.FlopCounterMode`` over
-one whole ``train_step`` (forward and backward of G, F, D_X, D_Y); it counts matrix products and
+FLOP are counted once per model and shape with ``torch.utils.flop_counter.FlopCounterMode`` over
+one whole step (forward and backward of G, F, D_X, D_Y, or a baseline's nets); it counts matrix products and
 convolutions only, so the Adam updates, norms and element-wise work are time without FLOP.
 """
 from __future__ import annotations
 
 import argparse
-import ctypes
 import fnmatch
-import gc
-import math
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -34,253 +36,129 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+
+from benchmark.perf_probes import (MatmulProbe, PeakMemory, Probe, _sync, _to_format,  # noqa: F401
+                                   count_flops, time_calls)
+from benchmark.perf_step import ModelChoice, Shape, model_choices, prepare
 
 
 class PerfError(ValueError):
     """Bad benchmark arguments; printed as one line, exit code 2."""
 
 
-@dataclass(frozen=True)
-class Shape:
-    """One network size: the paper's two (9 blocks at 256x256, 6 at 128x128), or a tiny one."""
-
-    name: str
-    n_blocks: int
-    size: int
-    batch: int = 1
-    filters: int = 64
-    disc_filters: int = 64
-
-
-SHAPES = (Shape("9blocks-256", 9, 256), Shape("6blocks-128", 6, 128))
+CPU_SHAPE = Shape("6blocks-64", 6, 64, filters=32, disc_filters=32)  # profile=cpu
+SHAPES = (CPU_SHAPE, Shape("6blocks-128", 6, 128), Shape("9blocks-256", 9, 256))
 TINY_SHAPES = (Shape("tiny-2blocks-32", 2, 32, filters=8, disc_filters=8),)
 PRECISIONS = ("fp32", "bf16", "fp16")
 MEMORY_FORMATS = ("contiguous", "channels_last")
 # The probe: the residual-block convolution of the 9-block generator at 256x256.
 PROBE = {"channels": 256, "size": 64}
 TINY_PROBE = {"channels": 32, "size": 16}
+MATMUL_PROBE, TINY_MATMUL_PROBE = 1024, 128
 
 
 @dataclass(frozen=True)
 class Row:
+    model: str
     shape: Shape
     precision: str
     memory_format: str
 
     @property
     def id(self) -> str:
-        return f"{self.shape.name}:{self.precision}:{self.memory_format}"
+        return f"{self.model}:{self.shape.name}:{self.precision}:{self.memory_format}"
+
+    @property
+    def legacy_id(self) -> str | None:
+        """SHAPE:PRECISION:FORMAT, the ids before baselines existed (full CycleGAN only)."""
+        return f"{self.shape.name}:{self.precision}:{self.memory_format}" if self.model == "cyclegan" else None
 
 
 # -- what the machine offers ---------------------------------------------------------------------
 def cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    from models.precision import cpu_flags as flags
+
+    return set(flags())
 
 
 def native_bf16(device: torch.device) -> tuple[bool, str]:
-    """Whether bf16 runs at hardware speed here, and the evidence, for the header."""
+    """Whether bf16 runs at hardware speed here (models/precision.py, the rule of
+    trainer.precision=auto), and the evidence, for the header."""
+    from models.precision import native_bf16 as native
+
+    ok = native(device)
     if device.type == "cuda":
-        ok = torch.cuda.is_bf16_supported(including_emulation=False)
         return ok, f"bf16 native on this GPU: {'yes' if ok else 'no'}"
     flags = cpu_flags()
     has = {f: f in flags for f in ("avx512_bf16", "amx_bf16", "avx512f")}
-    ok = has["avx512_bf16"] or has["amx_bf16"]
     listed = ", ".join(f"{f}={'yes' if v else 'no'}" for f, v in has.items())
     return ok, (f"CPU flags: {listed}; torch CPU capability {torch.backends.cpu.get_cpu_capability()}"
                 f" -> bf16 {'native' if ok else 'EMULATED (no avx512_bf16/amx_bf16)'}")
 
 
 def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise PerfError("--device cuda: no CUDA device is visible; use --device cpu or auto")
-    return torch.device(name)
+    """benchmark.device's rule (the one training uses), said in perf's option names."""
+    from benchmark.device import DeviceError, resolve_device as resolve
+
+    try:
+        return resolve(name)
+    except DeviceError as exc:
+        raise PerfError(f"--device {name}: {exc}".replace("device=cpu or device=auto", "--device cpu or auto")) from exc
 
 
-def candidate_rows(device: torch.device, shapes) -> list[Row]:
+def candidate_rows(device: torch.device, shapes, models: list[ModelChoice] | None = None) -> list[Row]:
     precisions = PRECISIONS if device.type == "cuda" else ("fp32", "bf16")
-    return [Row(s, p, f) for s in shapes for f in MEMORY_FORMATS for p in precisions]
+    names = [m.name for m in (models if models is not None else model_choices()) if not m.skip]
+    return [Row(m, s, p, f) for m in names for s in shapes for f in MEMORY_FORMATS for p in precisions]
 
 
-def default_row(row: Row, device: torch.device, bf16_ok: bool) -> tuple[bool, str]:
+def default_row(row: Row, device: torch.device, bf16_ok: bool, default_shape: Shape) -> tuple[bool, str]:
     """Whether `row` runs without being asked for, and why not."""
-    if device.type == "cuda":
-        if row.precision == "bf16" and not bf16_ok:
-            return False, "this GPU has no native bf16"
-        if row.memory_format == "channels_last" and row.precision == "fp16":
-            return False, "not in the default set"
-        return True, ""
+    if row.shape != default_shape:
+        return False, f"not the default size ({default_shape.describe()})"
     if row.memory_format == "channels_last":
-        return False, ("not a CPU default: with oneDNN on AVX2 it measured 1.9x slower than "
+        return False, ("not a default: on CPU with oneDNN on AVX2 it measured 1.9x slower than "
                        "contiguous (6 blocks, 128², 1 thread)")
+    if row.precision == "fp16":
+        return False, "not in the default set (bf16 is the half precision of trainer.precision=auto)"
     if row.precision == "bf16" and not bf16_ok:
-        return False, ("this CPU has no native bf16 (avx512_bf16/amx_bf16): oneDNN emulates it, "
+        return False, ("no native bf16 here (CUDA bf16, or CPU avx512_bf16/amx_bf16): emulated it is "
                        "~40x slower than fp32")
     return True, ""
 
 
-def select_rows(candidates: list[Row], patterns: str | None, device, bf16_ok) -> tuple[list[Row], list[str]]:
-    """Rows to run (patterns match row ids with shell wildcards) and notes on the ones skipped."""
+def _matches(row: Row, pattern: str) -> bool:
+    if pattern.count(":") == 2:  # SHAPE:PRECISION:FORMAT (before baselines): full CycleGAN only
+        return row.legacy_id is not None and fnmatch.fnmatchcase(row.legacy_id, pattern)
+    return fnmatch.fnmatchcase(row.id, pattern)
+
+
+def select_rows(candidates: list[Row], patterns: str | None, device, bf16_ok,
+                default_shape: Shape | None = None) -> tuple[list[Row], list[str]]:
+    """Rows to run (patterns MODEL:SHAPE:PRECISION:FORMAT, or SHAPE:PRECISION:FORMAT for full
+    CycleGAN, with shell wildcards) and notes on the default rows skipped."""
     if patterns:
         pats = [p.strip() for p in patterns.split(",") if p.strip()]
-        chosen = [r for r in candidates if any(fnmatch.fnmatchcase(r.id, p) for p in pats)]
+        chosen = [r for r in candidates if any(_matches(r, p) for p in pats)]
         if not chosen:
-            raise PerfError(f"--configs {patterns!r} matches no row; row ids are "
-                            + ", ".join(r.id for r in candidates))
+            raise PerfError(f"--configs {patterns!r} matches no row; row ids are MODEL:SHAPE:PRECISION:FORMAT "
+                            "(or SHAPE:PRECISION:FORMAT for cyclegan), e.g. "
+                            + ", ".join(r.id for r in candidates[:4]))
         return chosen, []
+    default_shape = default_shape or candidates[0].shape
     chosen, skipped = [], {}
     for r in candidates:
-        ok, why = default_row(r, device, bf16_ok)
-        (chosen.append(r) if ok else skipped.setdefault(why, []).append(r.id))
+        ok, why = default_row(r, device, bf16_ok, default_shape)
+        if ok:
+            chosen.append(r)
+        elif r.shape == default_shape and r.memory_format == "contiguous":
+            skipped.setdefault(why, []).append(r.id)
     return chosen, [f"{', '.join(ids)} ({why})" for why, ids in skipped.items()]
 
 
-# -- timing ----------------------------------------------------------------------------------------
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_calls(fn: Callable[[], object], n: int, device: torch.device, reps: int = 1) -> list[float]:
-    """Seconds per call of `fn`, one sample per `reps` calls, `n` samples."""
-    out = []
-    for _ in range(n):
-        _sync(device)
-        t = time.perf_counter()
-        for _ in range(reps):
-            fn()
-        _sync(device)
-        out.append((time.perf_counter() - t) / reps)
-    return out
-
-
-def count_flops(fn: Callable[[], object]) -> int:
-    with FlopCounterMode(display=False) as counter:
-        fn()
-    return int(counter.get_total_flops())
-
-
-def _to_format(t: torch.Tensor, memory_format: str) -> torch.Tensor:
-    return t.contiguous(memory_format=torch.channels_last if memory_format == "channels_last"
-                        else torch.contiguous_format)
-
-
-class Probe:
-    """The peak-speed reference: one conv forward + backward under the row's precision and format."""
-
-    def __init__(self, device: torch.device, precision: str, memory_format: str,
-                 channels: int, size: int) -> None:
-        torch.manual_seed(0)
-        self.device = device
-        self.dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-        self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device)
-        self.x = _to_format(torch.randn(1, channels, size, size, device=device), memory_format)
-        if memory_format == "channels_last":
-            self.conv = self.conv.to(memory_format=torch.channels_last)
-        self.x.requires_grad_(True)  # so backward computes the input gradient too, as in a net
-        self.grad = None
-        self.flop = count_flops(self)
-        # Enough calls per sample that the timer and launch latency do not dominate (CUDA).
-        self.reps = max(1, min(1000, math.ceil(0.05 / min(time_calls(self, 2, device)))))
-
-    def __call__(self) -> None:
-        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
-                            enabled=self.dtype is not None):
-            out = self.conv(self.x)
-        if self.grad is None:
-            self.grad = torch.ones_like(out)
-        out.backward(self.grad)
-        self.conv.weight.grad = self.conv.bias.grad = self.x.grad = None
-
-    def sample(self, n: int) -> list[float]:
-        return time_calls(self, n, self.device, self.reps)
-
-
-# -- memory ----------------------------------------------------------------------------------------
-class PeakMemory:
-    """Peak memory of one row: CUDA allocator peak, or the CPU process's resident-set growth."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-        self.can_reset_rss = device.type == "cpu" and self._reset_hwm()
-        if device.type == "cuda":
-            self.label = "torch.cuda.max_memory_allocated during the row (model + optimiser + activations)"
-        elif self.can_reset_rss:
-            self.label = ("CPU peak RSS increase over the row (VmHWM after resetting it via "
-                          "/proc/self/clear_refs, minus RSS at the row's start)")
-        else:
-            self.label = ("CPU ru_maxrss increase (a process-lifetime high-water mark: 0 means the "
-                          "row stayed below an earlier row's peak)")
-        self.base = 0
-
-    @staticmethod
-    def _reset_hwm() -> bool:
-        try:
-            with open("/proc/self/clear_refs", "w") as fh:
-                fh.write("5")
-            return True
-        except OSError:
-            return False
-
-    @staticmethod
-    def _status_kib(key: str) -> int | None:
-        try:
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-        except OSError:
-            pass
-        return None
-
-    def start(self) -> None:
-        gc.collect()
-        if self.device.type == "cuda":
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(self.device)
-            return
-        try:  # give freed heap back to the OS so the baseline is what is really in use
-            ctypes.CDLL("libc.so.6").malloc_trim(0)
-        except (OSError, AttributeError):
-            pass
-        if self.can_reset_rss:
-            self._reset_hwm()
-            self.base = self._status_kib("VmRSS") or 0
-        else:
-            self.base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-    def peak_mib(self) -> float:
-        if self.device.type == "cuda":
-            return torch.cuda.max_memory_allocated(self.device) / 2**20
-        if self.can_reset_rss:
-            return max(0, (self._status_kib("VmHWM") or 0) - self.base) / 1024
-        return max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - self.base) / 1024
-
-
 # -- the rows --------------------------------------------------------------------------------------
-def build_model(shape: Shape, row: Row, device: torch.device):
-    from models.cyclegan import CycleGANFamily, LossWeights
-
-    torch.manual_seed(0)
-    model = CycleGANFamily(LossWeights(), base_filters=shape.filters, n_blocks=shape.n_blocks,
-                           disc_base_filters=shape.disc_filters).to(device)
-    if row.memory_format == "channels_last":
-        model = model.to(memory_format=torch.channels_last)
-    model.configure_optimizers(lr=2e-4, betas=(0.5, 0.999), lr_lambda=lambda step: 1.0)
-    model.configure_precision(row.precision, device)
-    return model
-
-
 def load1() -> float:
     try:
         return os.getloadavg()[0]
@@ -289,43 +167,61 @@ def load1() -> float:
 
 
 def measure_row(row: Row, device, args, flops: dict, probes: dict, memory: PeakMemory) -> dict:
-    """Warm up, time `iterations` train steps, and probe the peak right before and after."""
+    """Warm up, time `iterations` whole steps and as many networks-only replays (interleaved, so
+    a change of machine load hits both alike), and probe the peak right before and after."""
     shape = row.shape
     key = (row.precision, row.memory_format)
     if key not in probes:
-        probes[key] = Probe(device, row.precision, row.memory_format, **args.probe)
-    probe = probes[key]
+        probes[key] = (Probe(device, row.precision, row.memory_format, **args.probe),
+                       MatmulProbe(device, row.precision, args.matmul_probe))
+    probe_set = probes[key]
     n_probe = max(5, args.iterations)
     load = load1()
-    probe_times = probe.sample(n_probe)
+    probe_times = [p.sample(n_probe) for p in probe_set]
 
     memory.start()
-    model = build_model(shape, row, device)
-    gen = torch.Generator().manual_seed(1)
-    x, y = (_to_format(torch.rand(shape.batch, 3, shape.size, shape.size, generator=gen) * 2 - 1,
-                       row.memory_format).to(device) for _ in range(2))
-    step = lambda: model.train_step(x, y)  # noqa: E731
+    step = prepare(row.model, shape, row.precision, row.memory_format, device)
+    flop_key = (row.model, shape.name)
     warmup = args.warmup
-    if shape.name not in flops:  # counted once per shape; the counted step is a warm-up step
-        flops[shape.name] = count_flops(step)
+    if flop_key not in flops:  # counted once per model and shape; the counted step is a warm-up
+        flops[flop_key] = count_flops(step.whole)
         warmup -= 1
     for _ in range(max(0, warmup)):
-        step()
-    times = time_calls(step, args.iterations, device)
+        step.whole()
+        step.networks_only()
+    times, net_times, cpu, net_cpu = [], [], [], []
+    for _ in range(args.iterations):
+        for fn, wall_out, cpu_out in ((step.whole, times, cpu), (step.networks_only, net_times, net_cpu)):
+            c = time.process_time()
+            wall_out += time_calls(fn, 1, device)
+            cpu_out.append(time.process_time() - c)
     peak = memory.peak_mib()
-    del model, x, y
-    probe_times += probe.sample(n_probe)
+    step.cleanup()
+    del step
+    for samples, p in zip(probe_times, probe_set):
+        samples += p.sample(n_probe)
 
-    s_it = statistics.median(times)
-    probe_s = statistics.median(probe_times)
-    flop = flops[shape.name]
-    achieved, peak_rate = flop / s_it, probe.flop / probe_s
-    return {"id": row.id, "config": f"{shape.n_blocks} blocks, {shape.size}², batch {shape.batch}"
-            + ("" if shape.filters == 64 else f", {shape.filters} filters"),
+    s_it, s_net = statistics.median(times), statistics.median(net_times)
+    # On a CPU the share is taken from process CPU time: a step descheduled by another job on
+    # a shared machine grows in wall time but not in CPU time (measured here at load 6-8 on 2
+    # cores: wall shares scattered -12..28%, CPU-time shares stayed within a few %). On a GPU
+    # wall time is what the host overhead costs.
+    cpu_s, cpu_net = statistics.median(cpu), statistics.median(net_cpu)
+    share = (cpu_s - cpu_net) / cpu_s if device.type == "cpu" else (s_it - s_net) / s_it
+    rates = {name: p.flop / statistics.median(t)
+             for name, p, t in zip(("conv", "matmul"), probe_set, probe_times)}
+    peak_rate = max(rates.values())
+    flop = flops[flop_key]
+    achieved = flop / s_it
+    return {"id": row.id, "model": row.model, "config": shape.describe(),
             "precision": row.precision, "memory_format": row.memory_format,
             "s_per_iteration": s_it, "s_min": min(times), "s_max": max(times), "times": times,
+            "networks_only_s": s_net, "networks_only_times": net_times,
+            "overhead_share": share, "overhead_share_wall": (s_it - s_net) / s_it,
+            "cpu_s_per_iteration": cpu_s, "networks_only_cpu_s": cpu_net,
             "flop_per_iteration": flop, "achieved_tflops": achieved / 1e12,
-            "probe_tflops": peak_rate / 1e12, "probe_times": probe_times,
+            "probe_tflops": peak_rate / 1e12, "probe_conv_tflops": rates["conv"] / 1e12,
+            "probe_matmul_tflops": rates["matmul"] / 1e12, "probe_times": probe_times[0],
             "efficiency": achieved / peak_rate, "peak_memory_mib": peak, "load_1min": load}
 
 
@@ -395,9 +291,17 @@ def eval_lines(device: torch.device, args) -> list[dict]:
     tmp = tempfile.TemporaryDirectory(prefix="perf-inception-")
 
     def fid_features():
-        net = _inception_random(Path(tmp.name)).to(device)
+        # the real network where it is (or can be provisioned), as evaluation uses it
+        from evaluation.fid import find_inception_weights
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        weights, _ = find_inception_weights(None, timeout_s=3)
+        net = (FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                           feature_extractor_weights_path=str(weights.path))
+               if weights is not None else _inception_random(Path(tmp.name))).to(device)
         as_uint8 = ((images + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-        return (lambda: net(as_uint8)), ("torch-fidelity inception-v3-compat (random weights), "
+        return (lambda: net(as_uint8)), (f"torch-fidelity inception-v3-compat "
+                                         f"({'2015-12-05 weights' if weights else 'random weights'}), "
                                          "upsampled to 299² inside")
 
     tasks = (("translate with G", translate), ("segment (evaluator)", segment),
@@ -441,8 +345,12 @@ def header(device: torch.device, bf16_note: str, memory: PeakMemory, args) -> di
             "omp_env": " ".join(f"{k}={os.environ.get(k, 'unset')}"
                                 for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")),
             "iterations": args.iterations, "warmup": args.warmup,
-            "probe": f"conv3x3 {args.probe['channels']}->{args.probe['channels']} at "
-                     f"{args.probe['size']}², batch 1, forward+backward",
+            "probe": f"peak = the faster of conv3x3 {args.probe['channels']}->{args.probe['channels']} at "
+                     f"{args.probe['size']}², batch 1, and matmul {args.matmul_probe}², forward+backward",
+            "overhead": "share of the whole step (data, to-device, train_step, loss transfer, log "
+                        "row) outside the networks' own forward+backward (benchmark/perf_step.py); "
+                        + ("from process CPU time (robust to other jobs on the CPU)" if device.type == "cpu"
+                           else "from wall time"),
             "memory": memory.label}
 
 
@@ -450,25 +358,41 @@ def _fmt(v: float, digits: int = 4) -> str:
     return f"{v:.{digits}g}"
 
 
-def render(head: dict, rows: list[dict], evals: list[dict], notes: list[str]) -> str:
+def table_lines(rows: list[dict], kinds: dict[str, str]) -> list[dict]:
+    """ONE line per model, size and memory format; a column group per precision measured."""
+    lines: dict[tuple, dict] = {}
+    for r in rows:
+        line = lines.setdefault((r["model"], r["config"], r["memory_format"]), {
+            "model": r["model"], "kind": kinds.get(r["model"], ""), "config": r["config"],
+            "memory format": r["memory_format"]})
+        p = r["precision"]
+        line[f"{p} s/it"] = _fmt(r["s_per_iteration"])
+        line[f"{p} networks-only s"] = _fmt(r["networks_only_s"])
+        line[f"{p} overhead"] = f"{100 * r['overhead_share']:.0f}%"
+        line[f"{p} efficiency"] = f"{r['efficiency']:.2f}"
+        line.setdefault("peak memory MiB", f"{r['peak_memory_mib']:.0f}")
+        line["load 1m"] = f"{r['load_1min']:.2f}"
+    by_id = {(r["model"], r["config"], r["memory_format"], r["precision"]): r for r in rows}
+    for (model, config, fmt), line in lines.items():
+        fp32, bf16 = by_id.get((model, config, fmt, "fp32")), by_id.get((model, config, fmt, "bf16"))
+        if fp32 and bf16:
+            line["bf16/fp32 time"] = f"{bf16['s_per_iteration'] / fp32['s_per_iteration']:.2f}"
+    columns = list(dict.fromkeys(k for line in lines.values() for k in line))
+    return [{c: line.get(c, "") for c in columns} for line in lines.values()]
+
+
+def render(head: dict, rows: list[dict], evals: list[dict], notes: list[str],
+           kinds: dict[str, str] | None = None, failed: list[str] = ()) -> str:
     import pandas as pd
 
     lines = [f"# benchmark perf — {head['date']}",
              *(f"{k}: {v}" for k, v in head.items() if k != "date"), ""]
     if rows:
-        table = pd.DataFrame([{
-            "config": r["config"], "precision": r["precision"], "memory format": r["memory_format"],
-            "s/iteration": _fmt(r["s_per_iteration"]),
-            "min–max s": f"{_fmt(r['s_min'], 3)}–{_fmt(r['s_max'], 3)}",
-            "FLOP/iteration": f"{r['flop_per_iteration']:.4g}",
-            "achieved TFLOP/s": _fmt(r["achieved_tflops"]),
-            "probe TFLOP/s": _fmt(r["probe_tflops"]),
-            "efficiency": f"{r['efficiency']:.2f}",
-            "peak memory MiB": f"{r['peak_memory_mib']:.0f}",
-            "load 1m": f"{r['load_1min']:.2f}"} for r in rows])
-        lines.append(table.to_markdown(index=False, disable_numparse=True))
+        lines.append(pd.DataFrame(table_lines(rows, kinds or {})).to_markdown(index=False, disable_numparse=True))
     for note in notes:
         lines.append(f"skipped (ask with --configs to run): {note}")
+    for line in failed:
+        lines.append(f"could not run here: {line}")
     if evals:
         lines += ["", pd.DataFrame([{
             "evaluation": e["task"], "model": e["model"], "input": e["input"],
@@ -482,11 +406,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="benchmark perf", description=__doc__.split("\n")[0])
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--iterations", type=int, default=None,
-                   help="timed iterations after warm-up (default 3 on CPU, 20 on CUDA)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed iterations (default 1 CPU, 5 CUDA)")
+                   help="timed iterations after warm-up (default 5 on CPU, 20 on CUDA)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed iterations (default 2 CPU, 5 CUDA)")
     p.add_argument("--configs", default=None,
-                   help="comma-separated patterns over row ids SHAPE:PRECISION:FORMAT, e.g. "
-                        "'6blocks-128:*' or '*:bf16:channels_last' (also selects rows off by default)")
+                   help="comma-separated patterns over row ids MODEL:SHAPE:PRECISION:FORMAT, e.g. "
+                        "'cyclegan:6blocks-128:*:*' or '*:*:bf16:channels_last', or the older "
+                        "SHAPE:PRECISION:FORMAT for full CycleGAN (also selects rows off by default); "
+                        "shapes: 6blocks-64 (profile=cpu, the default), 6blocks-128, 9blocks-256")
     p.add_argument("--json", type=Path, default=None, help="also write the tables as JSON here")
     p.add_argument("--eval", action="store_true",
                    help="add images/s for translating, segmenting and FID feature extraction")
@@ -535,16 +461,18 @@ def _run(args: argparse.Namespace, device: torch.device) -> int:
     if args.tiny:
         args.iterations = args.iterations or 1
         args.warmup = 1 if args.warmup is None else args.warmup
-        args.probe, shapes = TINY_PROBE, TINY_SHAPES
+        args.probe, args.matmul_probe, shapes = TINY_PROBE, TINY_MATMUL_PROBE, TINY_SHAPES
         args.eval_size, args.eval_batch, args.eval_filters, args.eval_blocks = 32, 2, 8, 2
     else:
-        args.iterations = args.iterations or (20 if cuda else 3)
-        args.warmup = (5 if cuda else 1) if args.warmup is None else args.warmup
-        args.probe, shapes = PROBE, SHAPES
+        args.iterations = args.iterations or (20 if cuda else 5)
+        args.warmup = (5 if cuda else 2) if args.warmup is None else args.warmup
+        args.probe, args.matmul_probe, shapes = PROBE, MATMUL_PROBE, SHAPES
         args.eval_size, args.eval_batch, args.eval_filters, args.eval_blocks = 128, 16, 64, 6
     bf16_ok, bf16_note = native_bf16(device)
     try:
-        rows, notes = select_rows(candidate_rows(device, shapes), args.configs, device, bf16_ok)
+        choices = model_choices()
+        rows, notes = select_rows(candidate_rows(device, shapes, choices), args.configs, device, bf16_ok,
+                                  shapes[0])
     except PerfError as err:
         print(f"benchmark perf: {err}", file=sys.stderr)
         return 2
@@ -553,21 +481,29 @@ def _run(args: argparse.Namespace, device: torch.device) -> int:
     head = header(device, bf16_note, memory, args)
     print(f"measuring {len(rows)} rows on {head['device']} (load {head['load_at_start']})",
           flush=True)
-    flops: dict[str, int] = {}
-    probes: dict[tuple[str, str], Probe] = {}
+    failed = [f"{c.name}: {c.skip}" for c in choices if c.skip]
+    flops: dict[tuple[str, str], int] = {}
+    probes: dict[tuple[str, str], tuple[Probe, MatmulProbe]] = {}
     results = []
     for row in rows:
-        results.append(measure_row(row, device, args, flops, probes, memory))
+        try:
+            results.append(measure_row(row, device, args, flops, probes, memory))
+        except Exception as exc:  # noqa: BLE001 -- one model that cannot build must not end the table
+            failed.append(f"{row.id}: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}")
+            print(f"  {row.id}: skipped ({type(exc).__name__}: {exc})", flush=True)
+            continue
         r = results[-1]
-        print(f"  {r['id']}: {r['s_per_iteration']:.4g} s/iteration, efficiency "
+        print(f"  {r['id']}: {r['s_per_iteration']:.4g} s/iteration, networks only "
+              f"{r['networks_only_s']:.4g} s (overhead {100 * r['overhead_share']:.0f}%), efficiency "
               f"{r['efficiency']:.2f} (load {r['load_1min']:.2f})", flush=True)
     evals = eval_lines(device, args) if args.eval else []
     print()
-    print(render(head, results, evals, notes))
+    print(render(head, results, evals, notes, {c.name: c.kind for c in choices}, failed))
     if args.json:
         from benchmark.atomic import write_json
 
-        write_json(args.json, {"header": head, "rows": results, "eval": evals, "skipped": notes})
+        write_json(args.json, {"header": head, "rows": results, "eval": evals, "skipped": notes,
+                               "failed": failed})
         print(f"\nwrote {args.json}")
     return 0
 

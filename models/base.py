@@ -11,6 +11,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from models.precision import AMP_DTYPES, resolve_precision
+
 DIRECTIONS = ("X2Y", "Y2X")
 
 
@@ -28,6 +30,7 @@ class TranslationModel(nn.Module):
         super().__init__()
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        self.precision = "fp32"
         self.amp_dtype: torch.dtype | None = None
         self.scaler: torch.amp.GradScaler | None = None
 
@@ -38,20 +41,29 @@ class TranslationModel(nn.Module):
 
     def configure_optimizers(self, *, lr: float, betas: tuple[float, float],
                              lr_lambda: Callable[[int], float]) -> None:
-        """Adam per parameter group with the paper's schedule (a factor of the base lr per step)."""
-        self.optimizers = {name: torch.optim.Adam(params, lr=lr, betas=betas)
+        """Adam per parameter group with the paper's schedule (a factor of the base lr per step).
+
+        In fp32 Adam is torch's default implementation, so fp32 runs stay bit-identical to the
+        runs already in the store (and a run resumed across versions stays exact). Under
+        autocast (configure_precision first) it is the fused kernel: 2.5-4.5x faster on the CPU
+        (measured: 22 -> 8 ms per step at the cpu profile, ~10% of the step) and one launch per
+        optimiser on a GPU, at the price of different float rounding, which only new run
+        identities (precision is in the hash) see.
+        """
+        fused = {"fused": True} if self.precision != "fp32" else {}
+        self.optimizers = {name: torch.optim.Adam(params, lr=lr, betas=betas, **fused)
                            for name, params in self.parameter_groups().items() if params}
         self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda)
                            for name, opt in self.optimizers.items()}
 
-    def configure_precision(self, precision: str, device: torch.device) -> None:
-        """fp32, or autocast to bf16/fp16; fp16 needs a grad scaler (on CUDA)."""
-        dtypes = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-        if precision not in dtypes:
-            raise ValueError(f"trainer.precision={precision!r}: valid values are {', '.join(dtypes)}")
-        self.amp_dtype = dtypes[precision]
+    def configure_precision(self, precision: str, device: torch.device) -> str:
+        """fp32, or autocast to bf16/fp16 (`auto`: bf16 where the device does it natively, see
+        models/precision.py); fp16 needs a grad scaler (on CUDA). Returns the precision used."""
+        self.precision = resolve_precision(precision, device)
+        self.amp_dtype = AMP_DTYPES[self.precision]
         self.scaler = (torch.amp.GradScaler(device.type)
-                       if precision == "fp16" and device.type == "cuda" else None)
+                       if self.precision == "fp16" and device.type == "cuda" else None)
+        return self.precision
 
     def autocast(self, device_type: str):
         return torch.autocast(device_type, dtype=self.amp_dtype or torch.float32,
@@ -62,8 +74,13 @@ class TranslationModel(nn.Module):
         """The named networks this model actually built (G, F, D_X, D_Y, ...)."""
         return {name: module for name, module in self.named_children()}
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        """One optimisation step on an unpaired (or, for paired baselines, paired) batch."""
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One optimisation step on an unpaired (or, for paired baselines, paired) batch.
+
+        Returns loss name -> detached 0-d tensor (`loss.detach()`), never a Python float: a
+        float is a host sync per loss per step on a GPU, which at batch 1 costs as much as the
+        step; the trainer converts the losses in one transfer when it logs them.
+        """
         raise NotImplementedError
 
     @torch.no_grad()

@@ -117,7 +117,7 @@ class CycleGANFamily(TranslationModel):
             losses["D_X"] = 0.5 * self.gan_loss.discriminator_loss(self.D_X(x), self.D_X(pooled))
         return losses
 
-    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+    def train_step(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, torch.Tensor]:
         device_type = x.device.type
         set_requires_grad(self.discriminators(), False)
         with self.autocast(device_type):
@@ -132,8 +132,9 @@ class CycleGANFamily(TranslationModel):
             self._optimise("D", sum(d_losses.values()))
         self._finish_step()
         self.step_schedulers()
-        out = {f"loss_{k}": float(v.detach()) for k, v in {**g_losses, **d_losses}.items()}
-        out["loss_G_total"] = float(loss_g.detach())
+        # Detached tensors, not floats: no host sync here (models/base.py, train_step).
+        out = {f"loss_{k}": v.detach() for k, v in {**g_losses, **d_losses}.items()}
+        out["loss_G_total"] = loss_g.detach()
         return out
 
     @torch.no_grad()

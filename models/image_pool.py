@@ -42,7 +42,8 @@ class ImagePool:
         """Return a batch for D, image by image: the new one, or (once full, p=0.5) an older one.
 
         When an older image is returned the new one takes its slot. The result is detached, so
-        a D loss on it never reaches the generator.
+        a D loss on it never reaches the generator; when no image was swapped it is the input
+        batch itself (detached, not copied): read it, do not write into it.
         """
         if images.dim() != 4:
             raise ValueError(f"ImagePool.query expects a batch [B, C, H, W], got shape "
@@ -50,7 +51,7 @@ class ImagePool:
         if self.size == 0:
             return images
         images = images.detach()
-        out = []
+        out, swapped = [], False
         for image in images:
             if self.images and image.shape != self.images[0].shape:
                 raise ValueError(f"ImagePool holds images of shape {tuple(self.images[0].shape)}, "
@@ -62,9 +63,13 @@ class ImagePool:
                 slot = int(torch.randint(self.size, (), generator=self.generator).item())
                 out.append(self.images[slot].to(image.device))
                 self.images[slot] = image.clone()
+                swapped = True
             else:
                 out.append(image)
-        return torch.stack(out)
+        # Nothing swapped in: the batch itself, without stacking a copy of it (the usual case
+        # while the pool fills, and half of the draws after) -- when it has the layout a stack
+        # would give, so D sees the same memory format and computes the same numbers.
+        return images if not swapped and images.is_contiguous() else torch.stack(out)
 
     def state_dict(self) -> dict[str, Any]:
         """Stored images and generator state; loadable with ``torch.load(weights_only=True)``."""

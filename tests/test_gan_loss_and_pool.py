@@ -181,3 +181,17 @@ def test_rejects_non_batch_and_mismatched_shapes():
     pool.query(torch.zeros(1, 3, 4, 4))
     with pytest.raises(ValueError, match="one pool per image size"):
         pool.query(torch.zeros(1, 3, 8, 8))
+
+
+def test_batch_without_a_swap_is_returned_without_a_copy():
+    pool = ImagePool(4, torch.Generator().manual_seed(0))
+    w = torch.ones((), requires_grad=True)
+    x = _images(0, 3) * w
+    out = pool.query(x)
+    assert out.data_ptr() == x.data_ptr() and not out.requires_grad  # filling: no stack, detached
+    assert _ids(out) == [0, 1, 2]
+    for start in range(3, 60, 2):  # once full: a swap anywhere in the batch gives a new tensor
+        x = _images(start, 2)
+        out = pool.query(x)
+        new = _ids(out) == [start, start + 1]
+        assert (out.data_ptr() == x.data_ptr()) == new
