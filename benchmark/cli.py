@@ -43,7 +43,8 @@ def preflight(base, run_dirs: list[Path], *, what: str, confirmed: bool) -> None
     from benchmark.store import run_state
     from benchmark.train import iteration_budget
 
-    if not run_dirs:
+    run_dirs = [d for d in run_dirs if run_state(d).state not in ("trained", "done")]
+    if not run_dirs:  # only scoring left: nothing to estimate
         return
     pair = open_domains(base.dataset, "train")
     per_run, _ = iteration_budget(base.trainer, max(len(pair.X), len(pair.Y)))

@@ -86,6 +86,23 @@ def test_a_finished_suite_measures_nothing(tmp_path, capsys):
         cost.seconds_per_iteration = real
 
 
+def test_runs_left_only_to_score_are_not_counted_as_training(tmp_path, capsys):
+    """A store of trained, unscored runs (new evaluation settings) measures and plans no training."""
+    from benchmark import cli, cost
+    from benchmark.train import train
+
+    cfg = compose_config([*TINY, "dataset=synthetic", "trainer.iterations=2", "trainer.checkpoint_every=2",
+                          "trainer.sample_every=2", f"run_dir={tmp_path / 'run'}"])
+    train(cfg)
+    real, calls = cost.seconds_per_iteration, []
+    try:
+        cost.seconds_per_iteration = lambda *a, **k: calls.append(1) or real(*a, **k)
+        cli.preflight(cfg, [tmp_path / "run"], what="scoring only", confirmed=False)
+    finally:
+        cost.seconds_per_iteration = real
+    assert calls == [] and "plan:" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("model", ["cogan", "pix2pix", "cyclegan"])
 def test_the_cost_probe_builds_crop_sized_models_for_its_smaller_crop(model):
     """CoGAN and the U-Net are sized to the crop: timed at 32² they must be built for 32², and
