@@ -16,13 +16,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from baselines.common import (load_pools_state, loss_report, patch_discriminator, pick,
-                              pools_state, resnet_generator, seeded_pool)
-from models.base import TranslationModel, set_requires_grad
+from baselines.common import (TwoMappings, loss_report, patch_discriminator, resnet_generator,
+                              seeded_pool)
+from models.base import set_requires_grad
 from models.gan_loss import GANLoss
 
 
-class BiGAN(TranslationModel):
+class BiGAN(TwoMappings):
     """G: X -> Y, F: Y -> X and one joint discriminator D on (X-image, Y-image) pairs."""
 
     def __init__(self, network_cfg, *, gan_mode: str = "lsgan", pool_size: int = 50,
@@ -72,15 +72,3 @@ class BiGAN(TranslationModel):
         self._finish_step()
         self.step_schedulers()
         return loss_report({**g_losses, **d_losses}, loss_g)
-
-    @torch.no_grad()
-    def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
-        net = pick({"X2Y": self.G, "Y2X": self.F}, direction)
-        with self.autocast(images.device.type):
-            return net(images).float()
-
-    def extra_training_state(self) -> dict:
-        return pools_state(self.pools)
-
-    def load_extra_training_state(self, state: dict) -> None:
-        load_pools_state(self.pools, state)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.base import TranslationModel
 from models.image_pool import ImagePool
 from models.networks import PatchDiscriminator, ResnetGenerator, init_weights
 
@@ -55,3 +56,27 @@ def pick(nets: dict[str, nn.Module], direction: str) -> nn.Module:
     if direction not in nets:
         raise ValueError(f"direction {direction!r}: valid directions are {', '.join(nets)}")
     return nets[direction]
+
+
+class TwoMappings(TranslationModel):
+    """A baseline with CycleGAN's two mappings G: X->Y and F: Y->X and image pools in `self.pools`.
+
+    Translation and the pools' resume state are the same for SimGAN, the feature loss, BiGAN and
+    pix2pix; only their objectives (train_step) differ.
+    """
+
+    G: nn.Module
+    F: nn.Module
+    pools: dict[str, ImagePool]
+
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
+        net = pick({"X2Y": self.G, "Y2X": self.F}, direction)
+        with self.autocast(images.device.type):
+            return net(images).float()
+
+    def extra_training_state(self) -> dict:
+        return pools_state(self.pools)
+
+    def load_extra_training_state(self, state: dict) -> None:
+        load_pools_state(self.pools, state)

@@ -18,9 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from baselines.common import (load_pools_state, loss_report, patch_discriminator, pick,
-                              pools_state, seeded_pool)
-from models.base import TranslationModel, set_requires_grad
+from baselines.common import TwoMappings, loss_report, patch_discriminator, seeded_pool
+from models.base import set_requires_grad
 from models.gan_loss import GANLoss
 from models.networks import UnetGenerator, init_weights
 
@@ -34,7 +33,7 @@ def unet_depth(resolution: int) -> int:
     return min(depth, 8)
 
 
-class Pix2Pix(TranslationModel):
+class Pix2Pix(TwoMappings):
     """Two conditional GANs with L1: G with D_Y on (x, ·) pairs, F with D_X on (y, ·) pairs."""
 
     needs_aligned_pairs = True
@@ -92,15 +91,3 @@ class Pix2Pix(TranslationModel):
         self._finish_step()
         self.step_schedulers()
         return loss_report({**g_losses, **d_losses}, loss_g)
-
-    @torch.no_grad()
-    def translate(self, images: torch.Tensor, direction: str) -> torch.Tensor:
-        net = pick({"X2Y": self.G, "Y2X": self.F}, direction)
-        with self.autocast(images.device.type):
-            return net(images).float()
-
-    def extra_training_state(self) -> dict:
-        return pools_state(self.pools)
-
-    def load_extra_training_state(self, state: dict) -> None:
-        load_pools_state(self.pools, state)

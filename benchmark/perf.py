@@ -39,8 +39,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark.perf_probes import (MatmulProbe, PeakMemory, Probe, _sync, _to_format,  # noqa: F401
-                                   count_flops, time_calls)
+from benchmark.perf_probes import MatmulProbe, PeakMemory, Probe, count_flops, time_calls
 from benchmark.perf_step import ModelChoice, Shape, model_choices, prepare
 
 

@@ -23,8 +23,7 @@ from tqdm import tqdm
 
 from benchmark import atomic
 from benchmark.build import build_model, check_training_data
-from benchmark.checkpoint import (CHECKPOINT, load_checkpoint, load_latest,  # noqa: F401 (re-exported)
-                                  remove_stale_temporaries, save_checkpoint)
+from benchmark.checkpoint import CHECKPOINT, load_latest, remove_stale_temporaries, save_checkpoint
 from benchmark.config import config_hash, identity_diff, resolved_dict, run_dir_of
 from benchmark.data import open_domains
 from benchmark.data.iteration import UnpairedIterations, iteration_sampler

@@ -6,7 +6,6 @@ Reading the native files gives exact labels (labelIds, not JPEG-blurred colours)
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable

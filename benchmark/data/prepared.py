@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from .unaligned import FolderDomain
-from .domains import (DomainPair, domain_names, list_images, not_found, read_ids,
-                      read_rgb, require_root, resolve_split)
+from .domains import (DomainPair, domain_names, list_images, not_found, read_ids, require_root,
+                      resolve_split)
 
 LAYOUT = ("ROOT/<split>/photo/<stem>.png, ROOT/<split>/labels/<stem>.png and "
           "ROOT/<split>/train_ids/<stem>.png")
