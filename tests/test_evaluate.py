@@ -38,6 +38,7 @@ def test_metrics_json_has_both_directions_and_every_class(trained_run):
             assert 0.0 <= scores[key] <= 1.0
         pngs = sorted(p.stem for p in (run_dir / "test" / direction).glob("*.png"))
         assert len(pngs) == scores["num_images"] == 6, "exactly one PNG per test input"
+        assert scores["translation_seconds"] > 0
     # labels->photo output is a photo domain: FID/KID with the real network (provisioned once)
     l2p = on_disk["directions"]["labels2photo"]
     assert l2p["fid"] > 0 and l2p["kid_std"] >= 0 and l2p["kid_subset_size"] == 3 and l2p["kid_subsets"] == 100
