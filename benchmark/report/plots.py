@@ -339,7 +339,8 @@ def plot_differences(stats: TableStats, out_dir: str | Path,
             ax.set_title(METRICS.get(metric, (metric,))[0])
             ax.set_xlabel(f"difference from {reference.display_name('cyclegan')}")
             ax.set_ylabel("")
-        fig.suptitle(f"{stats.spec.title}: variant − CycleGAN, 95% paired interval "
+        # two lines: a table title plus the legend does not fit one line of a 3-panel figure
+        fig.suptitle(f"{stats.spec.title}\nvariant − CycleGAN, 95% paired interval "
                      "(filled: significant after Holm)")
         return _save(fig, Path(out_dir) / f"differences_{stats.spec.id}.png")
 
