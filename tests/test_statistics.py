@@ -283,6 +283,7 @@ def test_comparison_frame_pairs_by_seed_and_image_and_applies_holm(suite):
     unscored = frame[frame.variant == "gan_forward"]
     assert unscored.p.isna().all() and unscored.significant.isna().all()
     assert "Holm-corrected over the 6 comparisons" in comparison_note(frame)
+    assert "models fixed" in comparison_note(frame), "the note says what the test does not cover"
 
 
 def test_frames_without_the_reference_say_so_instead_of_failing(suite):

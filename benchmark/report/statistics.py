@@ -253,7 +253,10 @@ def comparison_note(frame: pd.DataFrame, alpha: float = ALPHA) -> str:
             f"{level}% paired-bootstrap interval over {int(done['n_resamples'].max())} image resamples; "
             f"p from a two-sided paired sign-flip test swapping the two variants per image "
             f"({int(done['n_permutations'].max())} permutations); Holm-corrected over the "
-            f"{n_tests} comparisons of this table; significant = p_holm < {alpha}.{warning}")
+            f"{n_tests} comparisons of this table; significant = p_holm < {alpha}. The test resamples "
+            "test images with the trained models fixed: it says whether these models differ on this "
+            "test set, not whether the training recipes do — the ± over seeds shows that spread."
+            f"{warning}")
 
 
 def _pairing(scores: VariantScores | str, ref: VariantScores | str, reference: str
