@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import math
+import os
 import resource
 import time
 from pathlib import Path
@@ -163,3 +164,10 @@ class PeakMemory:
         if self.can_reset_rss:
             return max(0, (self._status_kib("VmHWM") or 0) - self.base) / 1024
         return max(0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - self.base) / 1024
+
+
+def load1() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")

@@ -10,7 +10,7 @@ import json
 import pytest
 import torch
 
-from benchmark import perf
+from benchmark import perf, perf_eval
 
 
 def test_tiny_run_prints_rows_and_writes_json(tmp_path, capsys):
@@ -95,7 +95,7 @@ def test_eval_lines_and_missing_modules_are_skipped(tmp_path, monkeypatch, capsy
     def missing(_tmp):
         raise ImportError("torch_fidelity not installed")
 
-    monkeypatch.setattr(perf, "_inception_random", missing)
+    monkeypatch.setattr(perf_eval, "_inception_random", missing)
     import evaluation.fid
 
     monkeypatch.setattr(evaluation.fid, "find_inception_weights", lambda *a, **k: (None, None))
@@ -117,7 +117,7 @@ def test_fid_extractor_builds_from_random_weights_without_download(tmp_path, mon
     import torch_fidelity.feature_extractor_inceptionv3 as fe
 
     monkeypatch.setattr(fe, "load_state_dict_from_url", no_download)
-    net = perf._inception_random(tmp_path)
+    net = perf_eval._inception_random(tmp_path)
     with torch.inference_mode():
         features = net(torch.randint(0, 256, (1, 3, 32, 32), dtype=torch.uint8))
     assert features[0].shape == (1, 2048) and torch.isfinite(features[0]).all()
