@@ -20,6 +20,8 @@ from typing import Callable
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from models.precision import AMP_DTYPES
+
 
 # -- timing ----------------------------------------------------------------------------------------
 def _sync(device: torch.device) -> None:
@@ -58,7 +60,7 @@ class Probe:
                  channels: int, size: int) -> None:
         torch.manual_seed(0)
         self.device = device
-        self.dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        self.dtype = AMP_DTYPES[precision]
         self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device)
         self.x = _to_format(torch.randn(1, channels, size, size, device=device), memory_format)
         if memory_format == "channels_last":
@@ -89,7 +91,7 @@ class MatmulProbe(Probe):
     def __init__(self, device: torch.device, precision: str, n: int) -> None:  # noqa: D107
         torch.manual_seed(0)
         self.device = device
-        self.dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+        self.dtype = AMP_DTYPES[precision]
         self.a = torch.randn(n, n, device=device, requires_grad=True)
         self.b = torch.randn(n, n, device=device, requires_grad=True)
         self.grad = None
