@@ -1,7 +1,7 @@
 """The methods CycleGAN was compared with (Sec. 5.1.2, Tables 1-3), as TranslationModels.
 
 Each is one file, rebuilt from `model=<name>` like the CycleGAN presets, translating both
-directions in one run. `BASELINES` (family -> class) is merged into benchmark/build.py's
+directions in one run. `BASELINES` (family -> class) is merged into benchmark/model_registry.py's
 registry; the configs are benchmark/conf/model/<name>.yaml.
 """
 from __future__ import annotations

@@ -12,7 +12,7 @@ ties the domains together (no paired data, no cycle):
 The shared layers are single modules used by both paths, so their Parameters are literally the
 same objects in G_X and G_Y (and in D_X and D_Y): one update moves both.
 
-Architecture (PAPER.md: CoGAN is the one baseline NOT on CycleGAN's networks): a DCGAN-style
+Architecture (docs/protocol.md: CoGAN is the one baseline NOT on CycleGAN's networks): a DCGAN-style
 pair sized to the training crop. G: z (1x1) -> 4x4 by a 4x4 transposed conv, then stride-2
 transposed convs doubling the size and halving the width (base_filters at the last hidden
 level) up to the crop, tanh. D mirrors it: stride-2 4x4 convs down to 4x4, then a 4x4 conv to

@@ -1,6 +1,6 @@
 """What the baselines share with CycleGAN: its networks, its image pools and its loss contract.
 
-PAPER.md: "All but CoGAN used CycleGAN's architecture and training settings." So every
+docs/protocol.md: "All but CoGAN used CycleGAN's architecture and training settings." So every
 baseline except CoGAN builds its generators and discriminators from the same profile keys
 (`network.*`) with the same initialisation, and seeds its image pools the way CycleGAN does,
 so that a difference in a table comes from the objective, not from a different network.

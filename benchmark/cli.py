@@ -38,10 +38,10 @@ def preflight(base, run_dirs: list[Path], *, what: str, confirmed: bool) -> None
     in full, the plan printed with its measured cost (stopping when absurd for the launcher).
 
     Skipped entirely when nothing needs training."""
-    from benchmark.cost import check_cost
+    from benchmark.run.cost import check_cost
     from benchmark.data import check_readable, open_domains
-    from benchmark.store import run_state
-    from benchmark.train import iteration_budget
+    from benchmark.run.store import run_state
+    from benchmark.run.train import iteration_budget
 
     run_dirs = [d for d in run_dirs if run_state(d).state not in ("trained", "done")]
     if not run_dirs:  # only scoring left: nothing to estimate
@@ -56,8 +56,8 @@ def preflight(base, run_dirs: list[Path], *, what: str, confirmed: bool) -> None
 
 def cmd_train(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config, run_dir_of
-    from benchmark.store import run_lock, run_state
-    from benchmark.train import train
+    from benchmark.run.store import run_lock, run_state
+    from benchmark.run.train import train
 
     cfg = compose_config(overrides)
     state = run_state(run_dir_of(cfg))
@@ -73,7 +73,7 @@ def cmd_train(args, overrides: list[str]) -> int:
 def cmd_describe(args, overrides: list[str]) -> int:
     from omegaconf import OmegaConf
 
-    from benchmark.build import build_model
+    from benchmark.model_registry import build_model
     from benchmark.config import compose_config, config_hash, resolved_dict
     from models.networks import count_parameters
 
@@ -125,9 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _status_rows(runs) -> list[dict]:
-    from benchmark.evaluate import evaluation_hash
-    from benchmark.launcher import slurm_job_state
-    from benchmark.store import run_state
+    from benchmark.run.evaluate import evaluation_hash
+    from benchmark.suite.launcher import slurm_job_state
+    from benchmark.run.store import run_state
 
     rows = []
     for run in runs:
@@ -163,7 +163,7 @@ def store_line(base, overrides: list[str]) -> str:
 
 
 def cmd_status(args, overrides: list[str]) -> int:
-    from benchmark.suites import plan
+    from benchmark.suite.plan import plan
 
     base, runs = plan(args.suite, args.dataset, overrides)
     print(store_line(base, overrides))
@@ -172,11 +172,11 @@ def cmd_status(args, overrides: list[str]) -> int:
 
 
 def cmd_report(args, overrides: list[str]) -> int:
-    from benchmark.suite_report import report_suite
+    from benchmark.suite.report import report_suite
 
     out = report_suite(args.suite, args.dataset, overrides, force=True)
     if out.get("written") is False:
-        from benchmark.suite_report import nothing_to_report
+        from benchmark.suite.report import nothing_to_report
 
         print(nothing_to_report(out), file=sys.stderr)
         return 1
@@ -186,13 +186,13 @@ def cmd_report(args, overrides: list[str]) -> int:
 
 def cmd_run(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config
-    from benchmark.evaluate import ensure_segmenter, evaluation_hash
-    from benchmark.launcher import (check_slurm, slurm_job_state, submit_local, submit_slurm, wait_for,
+    from benchmark.run.evaluate import ensure_segmenter, evaluation_hash
+    from benchmark.suite.launcher import (check_slurm, slurm_job_state, submit_local, submit_slurm, wait_for,
                                     wait_for_runs)
-    from benchmark.pipeline import prepare_store, run_local, runs_to_do, suite_lock_path
-    from benchmark.store import exclusive, run_state
-    from benchmark.suite_report import report_suite
-    from benchmark.suites import check_dataset, load_suite, plan
+    from benchmark.suite.jobs import prepare_store, run_local, runs_to_do, suite_lock_path
+    from benchmark.run.store import exclusive, run_state
+    from benchmark.suite.report import report_suite
+    from benchmark.suite.plan import check_dataset, load_suite, plan
 
     load_suite(args.suite)
     check_dataset(args.dataset)
@@ -241,7 +241,7 @@ def cmd_run(args, overrides: list[str]) -> int:
                 failures = run_local(base, todo, progress=bool(base.progress))
     out = report_suite(args.suite, args.dataset, overrides, progress=bool(base.progress))
     if out.get("written") is False:
-        from benchmark.suite_report import nothing_to_report
+        from benchmark.suite.report import nothing_to_report
 
         print(nothing_to_report(out))
     else:
@@ -253,15 +253,15 @@ def cmd_run(args, overrides: list[str]) -> int:
 
 
 def _slurm_active():
-    from benchmark.launcher import SLURM_ACTIVE
+    from benchmark.suite.launcher import SLURM_ACTIVE
 
     return SLURM_ACTIVE
 
 
 def cmd_evaluate(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config
-    from benchmark.evaluate import evaluate_run, load_run_config, reference_rows
-    from benchmark.store import is_locked, run_state
+    from benchmark.run.evaluate import evaluate_run, load_run_config, reference_rows
+    from benchmark.run.store import is_locked, run_state
 
     if args.reference:
         if args.reference != "real" or not args.target:
@@ -296,7 +296,7 @@ def cmd_evaluate(args, overrides: list[str]) -> int:
 
 def cmd_evaluator(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config
-    from benchmark.evaluate import ensure_segmenter, reference_rows
+    from benchmark.run.evaluate import ensure_segmenter, reference_rows
 
     if args.action != "train":
         raise UserError("usage: benchmark evaluator train DATASET [overrides]")
@@ -343,7 +343,7 @@ _HANDLERS = {"train": cmd_train, "describe": cmd_describe, "data": cmd_data, "ru
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["perf"]:  # perf has its own options (--tiny, --eval, ...): hand them over whole
-        from benchmark import perf
+        from benchmark.perf import cli as perf
 
         return perf.main(argv[1:])
     words, overrides = _split_overrides(argv)

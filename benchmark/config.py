@@ -19,7 +19,7 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.validation import config_problems
+from benchmark.config_rules import config_problems
 
 CONF_MODULE = "benchmark.conf"
 CONF_DIR = Path(__file__).parent / "conf"
@@ -42,6 +42,13 @@ def _paper_load_size(crop_size: Any) -> int:
 
 if not OmegaConf.has_resolver("paper_load_size"):
     OmegaConf.register_new_resolver("paper_load_size", _paper_load_size)
+
+
+def directions_of(cfg: DictConfig) -> dict[str, str]:
+    """'X2Y'/'Y2X' -> '<source>2<target>' from the dataset's domain names (e.g. photo2labels)."""
+    x = cfg.dataset.x_domain
+    y = cfg.dataset.b_domain if x == cfg.dataset.a_domain else cfg.dataset.a_domain
+    return {"X2Y": f"{x}2{y}", "Y2X": f"{y}2{x}"}
 
 
 class ConfigError(ValueError):

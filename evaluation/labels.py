@@ -8,7 +8,7 @@ every other id maps to 255, which the metrics ignore.
 Generated and JPEG-stored label images are colour maps, so they are turned into classes by
 snapping each pixel to the nearest palette colour. Two rules (`SNAP_RULES`):
 
-* `train19` (the default for *generated* maps, PAPER.md's usual rule): the nearest of the 19
+* `train19` (the default for *generated* maps, docs/protocol.md's usual rule): the nearest of the 19
   training-class colours. A generator is only asked for those classes; with the full palette,
   a slightly-off fence pixel that lands nearer guard rail or parking becomes "ignore" and
   counts as an error (colour noise sigma=20 on fence: 0.82 recovered vs 0.51).

@@ -107,7 +107,7 @@ class CycleGANFamily(TranslationModel):
         return losses, fake_y, fake_x
 
     def discriminator_losses(self, x, y, fake_y, fake_x) -> dict[str, torch.Tensor]:
-        """Each discriminator's objective, halved (PAPER.md), on pooled fakes."""
+        """Each discriminator's objective, halved (docs/protocol.md), on pooled fakes."""
         losses: dict[str, torch.Tensor] = {}
         if self.D_Y is not None:
             pooled = self.pool_y.query(fake_y.detach())

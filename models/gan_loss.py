@@ -1,6 +1,6 @@
 """Adversarial losses: the paper's least-squares form and the two usual alternatives.
 
-CycleGAN trains with LSGAN (PAPER.md, eq. 1): the generator minimises (D(G(x)) - 1)^2 and the
+CycleGAN trains with LSGAN (docs/protocol.md, eq. 1): the generator minimises (D(G(x)) - 1)^2 and the
 discriminator (D(y) - 1)^2 + D(G(x))^2. "vanilla" (the original GAN's log loss on logits) and
 "hinge" are here so the suite can ask what the choice of adversarial loss buys.
 

@@ -1,7 +1,7 @@
 """The history of generated images that discriminators are trained on (Shrivastava et al. 2017).
 
 Updating D only on the newest G output lets the two chase each other; CycleGAN instead keeps the
-50 most recently generated images and, half of the time, shows D an older one (PAPER.md).
+50 most recently generated images and, half of the time, shows D an older one (docs/protocol.md).
 
 The pool draws its randomness ONLY from its own ``torch.Generator``: the global RNG stays
 untouched (so adding or removing a pool does not shift any other random stream), and

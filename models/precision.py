@@ -15,7 +15,7 @@ import torch
 
 PRECISIONS = ("fp32", "bf16", "fp16", "auto")
 AMP_DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-# benchmark/validation.py lists the same values for the config check.
+# benchmark/config_rules.py lists the same values for the config check.
 #: CPU feature flags (/proc/cpuinfo) that mean bf16 matrix arithmetic runs in hardware.
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 

@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from benchmark.build import build_model
+from benchmark.model_registry import build_model
 from benchmark.config import compose_config
 
 SIZE = 32

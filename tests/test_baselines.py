@@ -17,7 +17,7 @@ from model_contract import ModelContract
 
 from baselines import feature_nets
 from baselines.cogan import CoGAN
-from benchmark.build import UnalignedDataError, build_model, check_training_data
+from benchmark.model_registry import UnalignedDataError, build_model, check_training_data
 from benchmark.config import compose_config
 from benchmark.data import open_domains
 
@@ -213,7 +213,7 @@ def test_inception_features_take_the_suite_range_not_uint8():
 
 
 def test_missing_feature_weights_fail_before_training_naming_the_option(tmp_path, monkeypatch):
-    from benchmark.train import train
+    from benchmark.run.train import train
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))  # nothing cached
     monkeypatch.setattr(feature_nets, "probe", lambda url, timeout_s: "offline (test)")
@@ -249,7 +249,7 @@ def _unaligned_dataset(root: Path) -> None:
 
 
 def test_pix2pix_refuses_unaligned_data_before_training(tmp_path):
-    from benchmark.train import train
+    from benchmark.run.train import train
 
     _unaligned_dataset(tmp_path / "data")
     cfg = compose_config(["model=pix2pix", "dataset=unaligned", f"dataset.root={tmp_path / 'data'}",
@@ -281,7 +281,7 @@ def _smoke_run(run_dir, model, *extra):
 @pytest.mark.parametrize("model,extra", [("cogan", ["model.inversion.steps=2"]), ("pix2pix", [])])
 def test_stopped_and_resumed_baseline_ends_with_identical_weights(tmp_path, model, extra):
     """CoGAN's z stream and pix2pix's dropout draws live in the checkpoint: resume is exact."""
-    from benchmark.train import CHECKPOINT, train
+    from benchmark.run.train import CHECKPOINT, train
 
     train(_smoke_run(tmp_path / "straight", model, *extra))
     train(_smoke_run(tmp_path / "resumed", model, *extra), stop_after=3)
@@ -297,7 +297,7 @@ def test_stopped_and_resumed_baseline_ends_with_identical_weights(tmp_path, mode
 @pytest.mark.slow
 def test_killed_cogan_process_resumes_exactly(tmp_path):
     """SIGKILL a real `benchmark train model=cogan` mid-run; the same command finishes it exactly."""
-    from benchmark.train import CHECKPOINT, train
+    from benchmark.run.train import CHECKPOINT, train
 
     args = ["model=cogan", "model.inversion.steps=2", "profile=smoke", "dataset=synthetic",
             "trainer.iterations=120", "trainer.checkpoint_every=5", "trainer.sample_every=120",

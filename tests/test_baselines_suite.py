@@ -8,7 +8,7 @@ import pytest
 
 from baselines import feature_nets
 from benchmark.cli import main
-from benchmark.suites import load_suite, plan, table_specs
+from benchmark.suite.plan import load_suite, plan, table_specs
 
 VARIANTS = ["cogan", "bigan", "simgan", "feature_loss", "feature_loss_inception", "cyclegan", "pix2pix"]
 

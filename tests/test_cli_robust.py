@@ -45,7 +45,7 @@ def error_line(stderr: str) -> str:
 
 # -- 1. launcher=slurm: the job gets a resolved config and never resolves it again ----------------
 def test_shipped_slurm_config_runs_inside_a_job_and_its_run_evaluates(tmp_path):
-    from benchmark.pipeline import execute_run
+    from benchmark.suite.jobs import execute_run
 
     cfg = compose_config([*TINY, "launcher=slurm", f"store_dir={tmp_path / 'store'}",
                           f"run_dir={tmp_path / 'run'}"])
@@ -70,7 +70,7 @@ def test_real_dataset_defaults_to_paper_and_a_cpu_plan_stops_with_the_options(sh
 
 
 def test_a_finished_suite_measures_nothing(tmp_path, capsys):
-    from benchmark import cost
+    from benchmark.run import cost
 
     calls = []
     real = cost.seconds_per_iteration
@@ -88,8 +88,9 @@ def test_a_finished_suite_measures_nothing(tmp_path, capsys):
 
 def test_runs_left_only_to_score_are_not_counted_as_training(tmp_path, capsys):
     """A store of trained, unscored runs (new evaluation settings) measures and plans no training."""
-    from benchmark import cli, cost
-    from benchmark.train import train
+    from benchmark import cli
+    from benchmark.run import cost
+    from benchmark.run.train import train
 
     cfg = compose_config([*TINY, "dataset=synthetic", "trainer.iterations=2", "trainer.checkpoint_every=2",
                           "trainer.sample_every=2", f"run_dir={tmp_path / 'run'}"])
@@ -110,7 +111,7 @@ def test_the_cost_probe_builds_crop_sized_models_for_its_smaller_crop(model):
     the probe with 'Kernel size can't be greater than actual input size')."""
     import torch
 
-    from benchmark import cost
+    from benchmark.run import cost
 
     cfg = compose_config([f"model={model}", "dataset=synthetic", "profile=cpu"])
     per_it, side = cost.seconds_per_iteration(cfg, torch.device("cpu"))
@@ -126,7 +127,7 @@ def _train_args(run_dir: Path, *extra: str) -> list[str]:
 
 
 def test_truncated_checkpoint_falls_back_to_the_previous_and_ends_identical(tmp_path):
-    from benchmark.train import train
+    from benchmark.run.train import train
 
     train(compose_config(_train_args(tmp_path / "straight", "trainer.iterations=12")))
     run = tmp_path / "torn"
@@ -147,7 +148,7 @@ def test_truncated_checkpoint_falls_back_to_the_previous_and_ends_identical(tmp_
 
 
 def test_every_checkpoint_torn_is_one_line_naming_them(tmp_path, capsys):
-    from benchmark.train import train
+    from benchmark.run.train import train
 
     run = tmp_path / "run"
     train(compose_config(_train_args(run, "trainer.iterations=8")))
@@ -162,7 +163,7 @@ def test_every_checkpoint_torn_is_one_line_naming_them(tmp_path, capsys):
 def test_disk_full_while_saving_says_where_and_how_much(tmp_path, monkeypatch, capsys):
     import shutil
 
-    from benchmark import checkpoint
+    from benchmark.run import checkpoint
 
     saves = {"n": 0}
     real_save = torch.save
@@ -288,7 +289,7 @@ def test_missing_data_names_benchmark_data(tmp_path, monkeypatch, capsys):
 
 
 def test_evaluating_a_run_that_is_training_says_so(tmp_path):
-    from benchmark.store import run_lock, write_status
+    from benchmark.run.store import run_lock, write_status
 
     run = tmp_path / "run"
     run.mkdir()
@@ -320,7 +321,7 @@ def test_progress_false_silences_every_bar(tmp_path):
 
 # -- 12, 13. one-way dependencies ---------------------------------------------------------------------
 def test_scoring_never_imports_the_training_loop():
-    code = "import sys, benchmark.evaluate; print('benchmark.train' in sys.modules)"
+    code = "import sys, benchmark.run.evaluate; print('benchmark.run.train' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

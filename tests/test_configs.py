@@ -26,7 +26,7 @@ def test_every_shipped_config_composes_resolves_and_validates(group, name):
     again = OmegaConf.create(job_payload(cfg))
     assert resolved_dict(again) == tree and config_hash(again) == config_hash(cfg)
     if group == "suite":
-        from benchmark.suites import plan
+        from benchmark.suite.plan import plan
 
         _, runs = plan(name, "synthetic", ["profile=smoke"])
         assert runs and all(r.config_hash for r in runs)

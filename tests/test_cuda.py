@@ -29,7 +29,7 @@ def _cfg(tmp_path, *extra):
 def test_training_runs_on_cuda(tmp_path, extra):
     import pandas as pd
 
-    from benchmark.train import train
+    from benchmark.run.train import train
 
     result = train(_cfg(tmp_path, *extra))
     assert result["iteration"] == 4
@@ -40,7 +40,7 @@ def test_training_runs_on_cuda(tmp_path, extra):
 
 
 def test_resume_on_cuda_continues_from_the_checkpoint(tmp_path):
-    from benchmark.train import CHECKPOINT, train
+    from benchmark.run.train import CHECKPOINT, train
 
     train(_cfg(tmp_path), stop_after=2)
     again = train(_cfg(tmp_path))
@@ -49,8 +49,8 @@ def test_resume_on_cuda_continues_from_the_checkpoint(tmp_path):
 
 
 def test_evaluation_on_cuda(tmp_path):
-    from benchmark.evaluate import evaluate_run
-    from benchmark.train import train
+    from benchmark.run.evaluate import evaluate_run
+    from benchmark.run.train import train
 
     cfg = _cfg(tmp_path, "evaluation.fid.enabled=false")
     train(cfg)

@@ -77,7 +77,7 @@ def test_lsgan_discriminator_objective_is_halved():
 
 
 def test_all_loss_weights_zero_is_refused():
-    from benchmark.build import build_model
+    from benchmark.model_registry import build_model
     from benchmark.config import compose_config
 
     cfg = compose_config(["profile=smoke", "model=cycle_only", "model.lambda_forward=0",

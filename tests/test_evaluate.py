@@ -9,9 +9,9 @@ from PIL import Image
 
 from benchmark.cli import main
 from benchmark.config import compose_config
-from benchmark.evaluate import (GeneratedImageError, MissingFinalCheckpoint, evaluate_run,
+from benchmark.run.evaluate import (GeneratedImageError, MissingFinalCheckpoint, evaluate_run,
                                 reference_rows)
-from benchmark.train import train
+from benchmark.run.train import train
 from evaluation.labels import CLASS_NAMES
 
 SMALL = ["profile=smoke", "progress=false", "dataset.train_count=8", "dataset.test_count=6",
@@ -53,7 +53,7 @@ def test_metrics_json_has_both_directions_and_every_class(trained_run):
 
 
 def test_wrong_size_generated_image_is_refused(trained_run):
-    from benchmark.evaluate import read_generated
+    from benchmark.run.evaluate import read_generated
 
     _, run_dir = trained_run
     bad = run_dir / "bad.png"
@@ -101,7 +101,7 @@ def test_reference_json_cli(tmp_path, capsys):
 def test_ground_truth_row_on_real_cityscapes_is_near_one(shared_data, tmp_path):
     """The JPEG colour halves, snapped, score ≈ 1 against themselves resized (sanity of the protocol)."""
     from benchmark.data import open_domains
-    from benchmark.evaluate import read_rgb_resized
+    from benchmark.run.evaluate import read_rgb_resized
     from evaluation.labels import snap_to_palette
     from evaluation.metrics import ConfusionMatrix
 
@@ -128,10 +128,10 @@ def test_weights_supplied_after_an_offline_run_rescore_fid_without_training(tmp_
 
     import torch
 
-    import benchmark.train
+    import benchmark.run.train
     import evaluation.fid as fid_mod
     import evaluation.inception_weights as iw
-    from benchmark.pipeline import execute_run
+    from benchmark.suite.jobs import execute_run
     from omegaconf import OmegaConf
 
     weights = fid_mod.inception_weights_path(None, timeout_s=2)  # the real hub cache (provisioned once)
@@ -147,13 +147,13 @@ def test_weights_supplied_after_an_offline_run_rescore_fid_without_training(tmp_
     before = (hashlib.sha256(ckpt.read_bytes()).hexdigest(), ckpt.stat().st_mtime_ns)
     assert execute_run(OmegaConf.to_container(cfg, resolve=True)) == offline  # done: nothing redone
 
-    real_train, calls = benchmark.train.train, []
+    real_train, calls = benchmark.run.train.train, []
 
     def spy(*args, **kwargs):  # execute_run always asks; a finished run must come back untouched
         calls.append(args)
         return real_train(*args, **kwargs)
 
-    monkeypatch.setattr(benchmark.train, "train", spy)
+    monkeypatch.setattr(benchmark.run.train, "train", spy)
     log = (tmp_path / "run" / "train_log.csv").read_text()
     with_weights = compose_config([*SMALL, f"store_dir={tmp_path / 'store'}", f"run_dir={tmp_path / 'run'}",
                                    f"evaluation.fid.weights_path={weights}"])

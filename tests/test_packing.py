@@ -1,4 +1,4 @@
-"""launcher.runs_per_gpu=k: k runs in one job, each resumable on its own (benchmark/packing.py).
+"""launcher.runs_per_gpu=k: k runs in one job, each resumable on its own (benchmark/suite/packing.py).
 
 The grouping rules are checked here directly; the one SLURM test packs two runs of the
 ablation suite into ONE job with a 1-minute limit, so the job is cut by its time limit and
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from benchmark import packing
+from benchmark.suite import packing
 
 
 def test_pack_keeps_order_and_puts_the_rest_last():
@@ -90,11 +90,11 @@ def test_two_runs_share_one_job_and_each_resumes_after_its_time_limit(tmp_path):
     import torch
 
     from benchmark.config import compose_config
-    from benchmark.evaluate import ensure_segmenter, evaluation_hash
-    from benchmark.launcher import submit_slurm, wait_for
-    from benchmark.store import run_state
-    from benchmark.suites import plan
-    from benchmark.train import train
+    from benchmark.run.evaluate import ensure_segmenter, evaluation_hash
+    from benchmark.suite.launcher import submit_slurm, wait_for
+    from benchmark.run.store import run_state
+    from benchmark.suite.plan import plan
+    from benchmark.run.train import train
     from slurm_helpers import require_slurm
 
     require_slurm()

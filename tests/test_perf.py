@@ -10,7 +10,8 @@ import json
 import pytest
 import torch
 
-from benchmark import perf, perf_eval
+from benchmark.perf import cli as perf
+from benchmark.perf import scoring as perf_eval
 
 
 def test_tiny_run_prints_rows_and_writes_json(tmp_path, capsys):
@@ -125,7 +126,7 @@ def test_fid_extractor_builds_from_random_weights_without_download(tmp_path, mon
 
 # -- the step itself: what `benchmark perf` measures and what the trainer does ----------------------
 def test_networks_only_replays_exactly_the_calls_of_one_step():
-    from benchmark.perf_step import prepare
+    from benchmark.perf.step import prepare
 
     step = prepare("cyclegan", perf.TINY_SHAPES[0], "fp32", "contiguous", torch.device("cpu"))
     try:
@@ -148,7 +149,7 @@ def test_networks_only_replays_exactly_the_calls_of_one_step():
 
 
 def test_train_step_returns_detached_scalars_without_a_host_sync():
-    from benchmark.build import build_model
+    from benchmark.model_registry import build_model
     from benchmark.config import compose_config
 
     model = build_model(compose_config(["profile=smoke", "model=cyclegan"]))
@@ -162,7 +163,7 @@ def test_train_step_returns_detached_scalars_without_a_host_sync():
 
 
 def test_loss_buffer_drains_all_waiting_steps_in_order_and_finds_non_finite():
-    from benchmark.loss_buffer import LossBuffer
+    from benchmark.run.loss_buffer import LossBuffer
 
     buf = LossBuffer()
     buf.add(0, {"loss_a": torch.tensor(1.5), "loss_b": torch.tensor(2.0)}, lr=0.1)
@@ -185,7 +186,7 @@ def _smoke(run_dir, *extra):
 def test_non_finite_loss_between_log_rows_is_caught_before_the_checkpoint(tmp_path, monkeypatch):
     """Losses are read only when a row is logged (every 3 here): a NaN at step 5 is still found
     before the checkpoint at 8 could hold it, and named with its own iteration."""
-    from benchmark.train import NonFiniteLossError, train
+    from benchmark.run.train import NonFiniteLossError, train
     from models.cyclegan import CycleGANFamily
 
     real, calls = CycleGANFamily.train_step, {"n": 0}
@@ -208,7 +209,7 @@ def test_non_finite_loss_between_log_rows_is_caught_before_the_checkpoint(tmp_pa
 
 def test_training_with_log_rows_every_step_and_every_third_ends_identical(tmp_path):
     """Reading the losses later changes nothing the run computes."""
-    from benchmark.train import train
+    from benchmark.run.train import train
 
     a, b = tmp_path / "a", tmp_path / "b"
     train(_smoke(a, "trainer.checkpoint_every=8"))

@@ -50,7 +50,7 @@ def test_unknown_precision_is_one_clear_line():
 
 
 def test_bf16_uses_fused_adam_and_fp32_keeps_the_default(monkeypatch):
-    from benchmark.build import build_model
+    from benchmark.model_registry import build_model
     from benchmark.config import compose_config
 
     for precision, fused in (("fp32", None), ("bf16", True)):
@@ -62,7 +62,7 @@ def test_bf16_uses_fused_adam_and_fp32_keeps_the_default(monkeypatch):
 
 def test_env_json_records_what_auto_resolved_to(tmp_path, monkeypatch):
     from benchmark.config import compose_config, config_hash
-    from benchmark.train import train
+    from benchmark.run.train import train
 
     monkeypatch.setattr(P, "cpu_flags", lambda: frozenset({"avx2"}))  # no native bf16 here
     cfg = compose_config(["profile=smoke", "dataset=synthetic", f"run_dir={tmp_path}", "progress=false",

@@ -40,7 +40,7 @@ PROVENANCE = {"command": "benchmark report ablations cityscapes", "commit": "012
               "evaluator_hash": "ev42", "seeds": [0, 1], "profile": "smoke",
               "suite": "ablations", "x_domain": "photo", "y_domain": "labels",
               "generated_at": "2025-01-01T00:00:00+00:00"}
-# benchmark.evaluate.reference_rows' shape: row key -> direction -> scores
+# benchmark.run.evaluate.reference_rows' shape: row key -> direction -> scores
 REAL = {"real_photos": {"labels2photo": {
             "per_pixel_acc": 0.81, "per_class_acc": 0.30, "class_iou": 0.25,
             "per_class": {c: {"acc": 0.9, "iou": 0.5} for c in CLASSES}}},
@@ -526,7 +526,7 @@ def test_sample_grid_has_input_and_ground_truth_rows(runs, tmp_path, low_dpi):
 
 def test_report_sample_rows_reads_inputs_and_ground_truth_of_the_test_split():
     from benchmark.config import compose_config
-    from benchmark.samples import report_sample_rows
+    from benchmark.run.samples import report_sample_rows
 
     cfg = compose_config(["dataset=synthetic", "profile=smoke"])
     rows = report_sample_rows(cfg, "labels2photo", ["test_00000", "test_00003", "nope"])
@@ -600,7 +600,7 @@ def test_maps_shows_fid_kid_beside_the_amt_study_as_a_different_measure(tmp_path
 
 def _write_per_image(run: dict, direction: str, accuracy: float, seed: int) -> None:
     """30 images, 4 classes; `accuracy` of each class's pixels on the diagonal."""
-    from benchmark.per_image import write_per_image
+    from benchmark.run.per_image import write_per_image
 
     rng = np.random.default_rng(seed)
     counts = np.zeros((30, 4, 5), dtype=np.int64)

@@ -151,8 +151,8 @@ def requeue_setup(tmp_path_factory):
     import pandas as pd
 
     from benchmark.config import compose_config
-    from benchmark.evaluate import ensure_segmenter
-    from benchmark.train import train
+    from benchmark.run.evaluate import ensure_segmenter
+    from benchmark.run.train import train
 
     require_slurm()
     root = tmp_path_factory.mktemp("requeue")
@@ -191,7 +191,7 @@ def _reference_weights(setup) -> dict:
     """The same run trained in this process without interruption (computed once per module)."""
     if "reference" not in _CACHE:
         from benchmark.config import compose_config
-        from benchmark.train import train
+        from benchmark.run.train import train
 
         run_dir = setup["root"] / "reference"
         with _one_thread():
@@ -203,8 +203,8 @@ def _reference_weights(setup) -> dict:
 
 def _submit_one_run(setup, name: str, launcher: list[str]):
     """submit_slurm with a one-run plan: the cyclegan variant of the suite, in its own run_dir."""
-    from benchmark.launcher import submit_slurm
-    from benchmark.suites import plan
+    from benchmark.suite.launcher import submit_slurm
+    from benchmark.suite.plan import plan
 
     overrides = [*setup["identity"], *SLURM, *launcher, f"run_dir={setup['root'] / name}",
                  f"launcher.folder={setup['root'] / (name + '_logs')}"]
@@ -216,9 +216,9 @@ def _submit_one_run(setup, name: str, launcher: list[str]):
 
 
 def _assert_finished_after_requeue(run, job, log_word: str) -> None:
-    from benchmark.evaluate import evaluation_hash
-    from benchmark.launcher import wait_for
-    from benchmark.store import run_state
+    from benchmark.run.evaluate import evaluation_hash
+    from benchmark.suite.launcher import wait_for
+    from benchmark.run.store import run_state
 
     wait_for([job], poll_s=2)
     assert run_state(run.run_dir, evaluation_hash(run.cfg)).finished, \

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.per_image import PerImageError, read_per_image, write_per_image
+from benchmark.run.per_image import PerImageError, read_per_image, write_per_image
 from benchmark.report.statistics import (comparison_frame, comparison_note, interval_frame,
                                          interval_note, statistics_frames)
 from evaluation.labels import CLASS_NAMES, NUM_CLASSES
@@ -342,7 +342,7 @@ def _write_pngs(folder, images):
 
 
 def test_both_scorers_return_per_image_matrices_that_sum_to_the_whole_set(tmp_path):
-    from benchmark.evaluate import score_generated_labels, score_generated_photos
+    from benchmark.run.evaluate import score_generated_labels, score_generated_photos
     from evaluation.labels import TRAIN19, snap_to_palette, train_ids_to_colors
 
     rng = np.random.default_rng(11)
@@ -375,8 +375,8 @@ def test_evaluate_run_keeps_per_image_matrices_that_sum_to_its_scores(tmp_path):
     """End to end on a tiny synthetic run: metrics.json names each file, and the report's
     interval of a one-seed run is centred on exactly the score metrics.json holds."""
     from benchmark.config import compose_config
-    from benchmark.evaluate import evaluate_run
-    from benchmark.train import train
+    from benchmark.run.evaluate import evaluate_run
+    from benchmark.run.train import train
 
     cfg = compose_config(["profile=smoke", "progress=false", "dataset.train_count=4", "dataset.test_count=5",
                           "dataset.size=32", "trainer.iterations=2", "trainer.checkpoint_every=2",

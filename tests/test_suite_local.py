@@ -66,7 +66,7 @@ def test_status_shows_done(suite_store, capsys):
 
 
 def test_failed_run_does_not_stop_the_others_and_retries_stop(tmp_path, monkeypatch, capsys):
-    import benchmark.train as train_mod
+    import benchmark.run.train as train_mod
 
     real = train_mod.train
 
@@ -102,8 +102,8 @@ def test_unknown_suite_and_dataset_list_valid_names(capsys):
 
 def test_second_run_of_the_same_suite_refuses(tmp_path, capsys):
     from benchmark.config import compose_config
-    from benchmark.pipeline import suite_lock_path
-    from benchmark.store import exclusive
+    from benchmark.suite.jobs import suite_lock_path
+    from benchmark.run.store import exclusive
 
     base = compose_config(["dataset=synthetic", f"store_dir={tmp_path}"])
     with exclusive(suite_lock_path(base, "ablations", "synthetic"), "the first run"):

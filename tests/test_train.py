@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from benchmark.config import compose_config
-from benchmark.train import (CHECKPOINT, CheckpointMismatchError, NonFiniteLossError,
+from benchmark.run.train import (CHECKPOINT, CheckpointMismatchError, NonFiniteLossError,
                              iteration_budget, linear_decay, train)
 from models.cyclegan import CycleGANFamily
 

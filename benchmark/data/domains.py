@@ -190,6 +190,12 @@ class DomainPair:
     aligned: bool
     split: str
 
+    def oriented(self, direction: str) -> tuple[Domain, Domain]:
+        """(source, target) of a translation direction: 'X2Y' reads X and writes Y."""
+        if direction not in ("X2Y", "Y2X"):
+            raise ValueError(f"direction {direction!r}: valid are 'X2Y', 'Y2X'")
+        return (self.X, self.Y) if direction == "X2Y" else (self.Y, self.X)
+
 
 @dataclass(frozen=True)
 class DomainNames:

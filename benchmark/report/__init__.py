@@ -88,7 +88,7 @@ def write_report(specs: Sequence[Mapping[str, Any] | TableSpec],
     """Write the tables, the figures (unless plots=False), provenance.json and README.md as
     one set that replaces `out_dir` (see replace_folder).
 
-    `reference_rows`: benchmark.evaluate.reference_rows' JSON (sanity rows); `sample_sources`:
+    `reference_rows`: benchmark.run.evaluate.reference_rows' JSON (sanity rows); `sample_sources`:
     (direction, stems) -> {"input": {stem: image}, "ground truth": {...}} for the sample grids.
     Returns {"tables": [...], "plots": [...], "meta": [provenance.json, README.md]}, paths in
     `out_dir`.

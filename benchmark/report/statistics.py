@@ -10,7 +10,7 @@ and one direction, two tidy frames the report renders:
   over every comparison of the frame (all variants x metrics of the direction) and
   `significant` (p_holm < alpha).
 
-Both read the runs' per-image confusion matrices (benchmark/per_image.py), so they need no
+Both read the runs' per-image confusion matrices (benchmark/run/per_image.py), so they need no
 re-scoring. A variant whose runs lack those files gets rows of NaN with the reason in `note`,
 never an exception: a report is written while a suite is still half done. Seed k of a variant is
 paired with seed k of the reference; where the seed sets differ the intersection is used and
@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from benchmark.per_image import PerImageError, read_per_image
+from benchmark.run.per_image import PerImageError, read_per_image
 from evaluation.metrics import SCORE_NAMES
 from evaluation.statistics import (DEFAULT_CONFIDENCE, DEFAULT_PERMUTATIONS, DEFAULT_RESAMPLES,
                                    bootstrap_weights, holm, image_bootstrap, paired_comparison,

@@ -13,15 +13,15 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from benchmark.config import job_payload, run_dir_of
-from benchmark.store import (check_store, exclusive, read_json, record_failure, run_lock,
+from benchmark.run.store import (check_store, exclusive, read_json, record_failure, run_lock,
                              run_state)
-from benchmark.suites import PlannedRun
+from benchmark.suite.plan import PlannedRun
 
 
 def execute_run(cfg_dict: dict) -> dict:
     """Train and evaluate one run; return its metrics. Safe to call again at any time."""
-    from benchmark.evaluate import evaluate_run, evaluation_hash
-    from benchmark.train import train
+    from benchmark.run.evaluate import evaluate_run, evaluation_hash
+    from benchmark.run.train import train
 
     cfg = OmegaConf.create(cfg_dict)
     run_dir = run_dir_of(cfg)
@@ -38,7 +38,7 @@ def execute_run(cfg_dict: dict) -> dict:
 
 def ensure_evaluator_job(cfg_dict: dict) -> str | None:
     """Train (or find) the dataset's segmentation evaluator; shared by every run of a suite."""
-    from benchmark.evaluate import ensure_segmenter
+    from benchmark.run.evaluate import ensure_segmenter
 
     cfg = OmegaConf.create(cfg_dict)
     path = ensure_segmenter(cfg, progress=bool(cfg.get("progress", True)))
@@ -47,7 +47,7 @@ def ensure_evaluator_job(cfg_dict: dict) -> str | None:
 
 def runs_to_do(runs: list[PlannedRun], max_retries: int) -> tuple[list[PlannedRun], list[str]]:
     """Runs that still need work, and one line for each run left alone (done or out of retries)."""
-    from benchmark.evaluate import evaluation_hash
+    from benchmark.run.evaluate import evaluation_hash
 
     todo, notes = [], []
     for run in runs:

@@ -19,7 +19,7 @@ from benchmark import atomic
 from benchmark.data import open_domains
 from benchmark.data.iteration import TestDomain
 from benchmark.data.transforms import test_transform, to_image
-from benchmark.suites import directions_of
+from benchmark.config import directions_of
 
 
 def sample_batch(cfg, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,7 +60,7 @@ def report_sample_rows(cfg, direction: str, stems) -> dict[str, dict[str, Image.
         raise ValueError(f"direction {direction!r} is not one of this dataset's "
                          f"{sorted(names.values())}")
     pair = open_domains(cfg.dataset, cfg.dataset.test_split)
-    source, target = (pair.X, pair.Y) if direction == names["X2Y"] else (pair.Y, pair.X)
+    source, target = pair.oriented("X2Y" if direction == names["X2Y"] else "Y2X")
     size = int(cfg.evaluation.resolution)
     index = {source.stem(i): i for i in range(len(source))}
     wanted = [s for s in stems if s in index]

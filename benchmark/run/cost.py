@@ -75,7 +75,7 @@ def _at_crop(cfg: DictConfig, side: int) -> DictConfig:
 
 def _timed_step(cfg: DictConfig, device: torch.device, side: int) -> float:
     """Seconds of one optimisation step of the config's model on random `side`² batches."""
-    from benchmark.build import build_model
+    from benchmark.model_registry import build_model
 
     batch = int(cfg.trainer.batch_size)
     with torch.random.fork_rng(devices=[]):

@@ -4,13 +4,13 @@ step comes to this machine's measured peak.
 
     benchmark perf                          # cpu-profile sizes (64², 6 blocks, 32 filters)
     benchmark perf --device cuda --json perf.json --eval
-    python -m benchmark.perf --configs 'cyclegan:6blocks-128:*:*' --iterations 5
-    python -m benchmark.perf --configs '9blocks-256:*:*'    # SHAPE:PRECISION:FORMAT: CycleGAN only
+    python -m benchmark.perf.cli --configs 'cyclegan:6blocks-128:*:*' --iterations 5
+    python -m benchmark.perf.cli --configs '9blocks-256:*:*'    # SHAPE:PRECISION:FORMAT: CycleGAN only
 
 Overhead share = (whole step - networks only) / whole step, both timed interleaved on the same
-model (benchmark/perf_step.py says what each includes).
+model (benchmark/perf/step.py says what each includes).
 
-Why a peak probe beside every row (benchmark/perf_probes.py): seconds per iteration alone cannot
+Why a peak probe beside every row (benchmark/perf/probes.py): seconds per iteration alone cannot
 be compared across machines, and on a shared machine not even across runs. The probes (a 3x3
 conv 256 -> 256 at 64x64 -- the residual-block convolution of the 9-block generator at 256x256 --
 and a 1024² matmul, forward + backward) run right before and right after each row; the faster is
@@ -38,9 +38,9 @@ from pathlib import Path
 
 import torch
 
-from benchmark.perf_eval import eval_lines
-from benchmark.perf_probes import MatmulProbe, PeakMemory, Probe, count_flops, load1, time_calls
-from benchmark.perf_step import ModelChoice, Shape, model_choices, prepare
+from benchmark.perf.scoring import eval_lines
+from benchmark.perf.probes import MatmulProbe, PeakMemory, Probe, count_flops, load1, time_calls
+from benchmark.perf.step import ModelChoice, Shape, model_choices, prepare
 
 
 class PerfError(ValueError):
@@ -237,7 +237,7 @@ def header(device: torch.device, bf16_note: str, memory: PeakMemory, args) -> di
             "probe": f"peak = the faster of conv3x3 {args.probe['channels']}->{args.probe['channels']} at "
                      f"{args.probe['size']}², batch 1, and matmul {args.matmul_probe}², forward+backward",
             "overhead": "share of the whole step (data, to-device, train_step, loss transfer, log "
-                        "row) outside the networks' own forward+backward (benchmark/perf_step.py); "
+                        "row) outside the networks' own forward+backward (benchmark/perf/step.py); "
                         + ("from process CPU time (robust to other jobs on the CPU)" if device.type == "cpu"
                            else "from wall time"),
             "memory": memory.label}

@@ -1,6 +1,6 @@
 """`benchmark perf --eval`: images/s of what scoring runs — G, the segmentation evaluator, FID features.
 
-Split from benchmark/perf.py (training-step timing) so each file has one job.
+Split from benchmark/perf/cli.py (training-step timing) so each file has one job.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from benchmark.perf_probes import load1, time_calls
+from benchmark.perf.probes import load1, time_calls
 
 
 def _segmentation_network(num_classes: int = 19):

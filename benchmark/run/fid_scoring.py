@@ -15,7 +15,7 @@ test folder, same feature cache), for every direction whose target is a photo do
     evenly spaced) scored as if generated: the floor a perfect model could reach.
   * "identity": the source test images themselves scored as the translation: what doing
     nothing scores.
-JSON shape (stored with the reference rows, see benchmark/evaluate.py reference_rows):
+JSON shape (stored with the reference rows, see benchmark/run/evaluate.py reference_rows):
   {"fid_floor": {direction: ROW}, "identity": {direction: ROW}}, where ROW is what a run's
   direction holds for FID/KID: {"fid", "kid", "kid_std", "kid_subset_size", "kid_subsets",
   "num_generated", "num_real", "weights_sha256", "what": one line saying which images}, or
@@ -123,7 +123,7 @@ def sanity_rows(cfg: DictConfig, test_pair, train_pair, names: dict[str, str], *
     ok, reason = prepare(cfg)
     rows: dict[str, dict] = {"fid_floor": {}, "identity": {}}
     for direction, name in names.items():
-        source, target = (test_pair.X, test_pair.Y) if direction == "X2Y" else (test_pair.Y, test_pair.X)
+        source, target = test_pair.oriented(direction)
         if target.is_label_map:
             continue  # label maps are no photo domain: no FID
         train_target = train_pair.Y if direction == "X2Y" else train_pair.X

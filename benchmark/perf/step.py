@@ -1,6 +1,6 @@
 """One training iteration of any model, timed two ways: the whole step and the networks alone.
 
-"Whole step" is what the trainer does per iteration (benchmark/train.py): draw the batch from
+"Whole step" is what the trainer does per iteration (benchmark/run/train.py): draw the batch from
 the real data path (UnpairedIterations, DataLoader), move it to the device, `train_step`
 (losses, image pools, optimisers, schedulers), and hand the losses to the LossBuffer, drained
 every step as the profiles' `log_every: 1` does. "Networks only" replays exactly the network
@@ -23,7 +23,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from benchmark.loss_buffer import LossBuffer
+from benchmark.run.loss_buffer import LossBuffer
 
 #: The ablation presets, in the order of Tables 4-5; every other model config is a baseline.
 VARIANTS = ("cyclegan", "gan_only", "cycle_only", "gan_forward", "gan_backward")
@@ -60,7 +60,7 @@ def model_choices() -> list[ModelChoice]:
     """The five presets, then every other model config whose family is registered."""
     from omegaconf import OmegaConf
 
-    from benchmark.build import MODEL_FAMILIES
+    from benchmark.model_registry import MODEL_FAMILIES
     from benchmark.config import CONF_DIR, available
 
     names = available("model")
@@ -75,7 +75,7 @@ def model_choices() -> list[ModelChoice]:
             out.append(ModelChoice(name, "baseline"))
         else:
             out.append(ModelChoice(name, "baseline", skip=f"model.family={family!r} is not registered "
-                                                         "in benchmark/build.py MODEL_FAMILIES"))
+                                                         "in benchmark/model_registry.py MODEL_FAMILIES"))
     return out
 
 
@@ -239,10 +239,10 @@ def prepare(model_name: str, shape: Shape, precision: str, memory_format: str,
     """Build the model the trainer would build and the two step callables around it."""
     from torch.utils.data import DataLoader
 
-    from benchmark.build import build_model
+    from benchmark.model_registry import build_model
     from benchmark.data import open_domains
     from benchmark.data.iteration import UnpairedIterations, iteration_sampler
-    from benchmark.train import TrainLog, linear_decay
+    from benchmark.run.train import TrainLog, linear_decay
 
     cfg = compose_for(model_name, shape, device, precision)
     torch.manual_seed(0)

@@ -22,16 +22,16 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from benchmark import atomic
-from benchmark.build import build_model, check_training_data
-from benchmark.checkpoint import CHECKPOINT, load_latest, remove_stale_temporaries, save_checkpoint
+from benchmark.model_registry import build_model, check_training_data
+from benchmark.run.checkpoint import CHECKPOINT, load_latest, remove_stale_temporaries, save_checkpoint
 from benchmark.config import config_hash, identity_diff, resolved_dict, run_dir_of
 from benchmark.data import open_domains
 from benchmark.data.iteration import UnpairedIterations, iteration_sampler
-from benchmark.loss_buffer import LossBuffer
+from benchmark.run.loss_buffer import LossBuffer
 from benchmark.device import resolve_device
 from benchmark.provenance import environment
-from benchmark.store import write_status
-from benchmark.samples import sample_batch, save_sample_grid
+from benchmark.run.store import write_status
+from benchmark.run.samples import sample_batch, save_sample_grid
 
 CHECKPOINT_FORMAT = 1
 

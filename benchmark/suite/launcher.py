@@ -17,10 +17,10 @@ from omegaconf import DictConfig, OmegaConf
 
 from benchmark import atomic
 from benchmark.config import job_payload
-from benchmark.packing import packed_resources, runs_per_gpu, submit_packed
-from benchmark.pipeline import ensure_evaluator_job, execute_run
-from benchmark.store import read_json
-from benchmark.suites import PlannedRun
+from benchmark.suite.packing import packed_resources, runs_per_gpu, submit_packed
+from benchmark.suite.jobs import ensure_evaluator_job, execute_run
+from benchmark.run.store import read_json
+from benchmark.suite.plan import PlannedRun
 
 SLURM_ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING",
                 "SUSPENDED", "REQUEUE_HOLD", "REQUEUE_FED", "PREEMPTED"}
@@ -77,7 +77,7 @@ def slurm_executor(launcher: DictConfig, folder: Path, name: str) -> submitit.Au
 
 def submit_slurm(base: DictConfig, runs: list[PlannedRun], *, suite: str) -> list[submitit.Job]:
     """Submit the evaluator job (if needed) and one job array of runs depending on it."""
-    from benchmark.evaluate import evaluator_dir, has_segmentation
+    from benchmark.run.evaluate import evaluator_dir, has_segmentation
 
     launcher = base.launcher
     folder = Path(launcher.folder)
@@ -99,7 +99,7 @@ def submit_slurm(base: DictConfig, runs: list[PlannedRun], *, suite: str) -> lis
             # leaving it pending forever (DependencyNeverSatisfied), which would hang `run --wait`
             executor.update_parameters(slurm_additional_parameters={**extra, "dependency": dependency,
                                                                      "kill_on_invalid_dep": "yes"})
-        k = runs_per_gpu(launcher)  # launcher.runs_per_gpu=k: k runs share one job (benchmark/packing.py)
+        k = runs_per_gpu(launcher)  # launcher.runs_per_gpu=k: k runs share one job (benchmark/suite/packing.py)
         if k > 1:
             executor.update_parameters(**packed_resources(launcher, k))
         with executor.batch():

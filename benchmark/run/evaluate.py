@@ -1,11 +1,11 @@
 """Scoring a run: translate the whole test split, then the paper's metrics per direction.
 
 * X->Y or Y->X whose *target* is the label domain (photo->labels): the generated colour map is
-  snapped to the palette and compared with the ground truth directly (PAPER.md 5.1).
+  snapped to the palette and compared with the ground truth directly (docs/protocol.md 5.1).
 * A direction whose *source* is the label domain (labels->photo): the suite's segmentation
   evaluator labels the generated photo and is compared with the input labels ("FCN score").
 * FID/KID (torch-fidelity) for every generated photo domain against the real test images
-  (benchmark/fid_scoring.py: the weights, KID subsets, sanity rows).
+  (benchmark/run/fid_scoring.py: the weights, KID subsets, sanity rows).
 One confusion matrix per direction over the whole test set. Generated images are written as
 PNG, one per test input, under RUN_DIR/test/<direction>/, and are what gets scored.
 """
@@ -23,17 +23,18 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from benchmark import atomic, fid_scoring
-from benchmark.build import build_model
+from benchmark import atomic
+from benchmark.run import fid_scoring
+from benchmark.model_registry import build_model
 from benchmark.data import open_domains
 from benchmark.data.domains import Domain
 from benchmark.data.iteration import TestDomain
 from benchmark.data.transforms import test_transform, to_image
-from benchmark.fid_scoring import read_rgb_resized, real_image_folder, snap_rule
-from benchmark.per_image import METRICS_KEY as PER_IMAGE_KEY, write_per_image
-from benchmark.store import exclusive, read_json
-from benchmark.suites import directions_of
-from benchmark.checkpoint import CHECKPOINT, load_latest
+from benchmark.run.fid_scoring import read_rgb_resized, real_image_folder, snap_rule
+from benchmark.run.per_image import METRICS_KEY as PER_IMAGE_KEY, write_per_image
+from benchmark.run.store import exclusive, read_json
+from benchmark.config import directions_of
+from benchmark.run.checkpoint import CHECKPOINT, load_latest
 from benchmark.device import resolve_device
 from evaluation.labels import CLASS_NAMES, snap_to_palette
 from evaluation.metrics import ConfusionMatrix
@@ -164,7 +165,7 @@ def score_generated_labels(gen_dir: Path, stems: list[str], truth: Domain,
     """photo->labels: snap each generated colour map and compare it with the ground truth.
 
     Returns the whole-set scores and the per-image confusion counts (n_images, C, C + 1), whose
-    sum is the whole-set matrix: the report resamples images from them (benchmark/per_image.py).
+    sum is the whole-set matrix: the report resamples images from them (benchmark/run/per_image.py).
     """
     matrices, far, total = [], 0, 0
     for i, stem in enumerate(stems):
@@ -229,7 +230,7 @@ def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.
     fid_ok, fid_reason = fid_scoring.prepare(cfg)  # provisions the Inception weights if need be
     directions: dict[str, dict] = {}
     for direction in model.directions:
-        source, target = (pair.X, pair.Y) if direction == "X2Y" else (pair.Y, pair.X)
+        source, target = pair.oriented(direction)
         name = names[direction]
         gen_dir = run_dir / "test" / name
         started = time.perf_counter()
@@ -285,7 +286,7 @@ def reference_rows(cfg: DictConfig, *, device: torch.device | None = None, progr
 
     {"real_photos": {to_photo: scores},          # real val photos through the evaluator (ceiling)
      "ground_truth_labels": {to_labels: scores},  # ground-truth colour maps snapped (evaluation.snap_rule)
-     "fid_floor": {direction: ROW}, "identity": {direction: ROW},  # FID/KID: benchmark/fid_scoring.py
+     "fid_floor": {direction: ROW}, "identity": {direction: ROW},  # FID/KID: benchmark/run/fid_scoring.py
      "evaluation": evaluation block}
     The first two exist only for datasets with a segmentation side; the FID rows for every
     direction whose target is a photo domain, on every dataset.

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.config import ConfigError, available, compose_config, config_hash, run_dir_of
+from benchmark.config import ConfigError, available, compose_config, config_hash, directions_of, run_dir_of
 
 SUITE_KEYS = ("seeds",)
 
@@ -70,13 +70,6 @@ def plan(suite_name: str, dataset: str, overrides: list[str] = ()) -> tuple[Dict
             cfg = compose_config([f"dataset={dataset}", *overrides, f"model={variant}", f"seed={seed}"])
             runs.append(PlannedRun(variant, seed, cfg, run_dir_of(cfg), config_hash(cfg)))
     return base, runs
-
-
-def directions_of(cfg: DictConfig) -> dict[str, str]:
-    """'X2Y'/'Y2X' -> '<source>2<target>' from the dataset's domain names (e.g. photo2labels)."""
-    x = cfg.dataset.x_domain
-    y = cfg.dataset.b_domain if x == cfg.dataset.a_domain else cfg.dataset.a_domain
-    return {"X2Y": f"{x}2{y}", "Y2X": f"{y}2{x}"}
 
 
 def table_specs(suite: DictConfig, cfg: DictConfig) -> list[dict]:

@@ -78,7 +78,7 @@ def run_packed(cfg_dicts: list[dict], *, cpus: int | None = None) -> list[dict]:
             spec, out = Path(tmp) / f"run{i}.json", Path(tmp) / f"result{i}.json"
             spec.write_text(json.dumps(cfg))
             children.append((cfg, out, subprocess.Popen(
-                [sys.executable, "-m", "benchmark.packing", str(spec), str(out)], env=env)))
+                [sys.executable, "-m", "benchmark.suite.packing", str(spec), str(out)], env=env)))
         results, failed = [], []
         for cfg, out, proc in children:
             code = proc.wait()
@@ -103,8 +103,8 @@ def _run_name(cfg: dict) -> str:
 
 
 def _child(spec: str, out: str) -> int:
-    """One packed run: `python -m benchmark.packing SPEC.json RESULT.json`."""
-    from benchmark.pipeline import execute_run
+    """One packed run: `python -m benchmark.suite.packing SPEC.json RESULT.json`."""
+    from benchmark.suite.jobs import execute_run
 
     # SLURM's USR2 (time limit near, preemption) is the parent's to handle: it requeues the
     # whole job, which ends this process too; this run then resumes from its own checkpoint.
