@@ -164,3 +164,32 @@ def test_weights_supplied_after_an_offline_run_rescore_fid_without_training(tmp_
     assert rescored["evaluation"]["fid_weights_sha256"] == iw.CONVERTED_SHA256
     assert (hashlib.sha256(ckpt.read_bytes()).hexdigest(), ckpt.stat().st_mtime_ns) == before
     assert len(calls) == 1 and (tmp_path / "run" / "train_log.csv").read_text() == log  # no iteration ran
+
+
+# Runs already on disk are keyed by their evaluation hash: these exact strings must never change
+# (the first two are the hashes in results/ablations/{synthetic,cityscapes}/README.md). The FID
+# network's identity is pinned, so the values do not depend on this machine's weights cache.
+CONVERTED = "1cfcff72fa6451b929bde1b5be55cc86cff964f783b770e6e6bd5cf51de963d7"
+STABLE_HASHES = [
+    (["dataset=synthetic", "profile=smoke"], CONVERTED, "6878726a9697"),
+    (["dataset=cityscapes", "profile=cpu"], CONVERTED, "53be90ba39ad"),
+    (["dataset=synthetic", "profile=smoke", "model=gan_only"], CONVERTED, "6878726a9697"),
+    (["dataset=cityscapes", "profile=cpu", "evaluation.snap_rule=full_palette"], CONVERTED, "950ccd654178"),
+    (["dataset=cityscapes", "profile=cpu", "evaluation.fid.kid_subset_size=50"], CONVERTED, "3b07bcb507ac"),
+    (["dataset=cityscapes", "profile=cpu", "evaluation.segmenter.checkpoint=/x/seg.pt"], CONVERTED,
+     "6ed7b9ee3937"),
+    (["dataset=cityscapes", "profile=cpu", "evaluation.fid.enabled=false"], CONVERTED, "04a27101e988"),
+    (["dataset=facades", "profile=paper"], CONVERTED, "b8da77911843"),
+    (["dataset=synthetic", "profile=smoke"], "unavailable", "d096f5282115"),
+    (["dataset=cityscapes", "profile=cpu"], "unavailable", "c3af253ad64c"),
+    (["dataset=facades", "profile=paper"], "unavailable", "5eacfd1f2036"),
+]
+
+
+@pytest.mark.parametrize("overrides, weights, expected", STABLE_HASHES)
+def test_evaluation_hash_never_changes(overrides, weights, expected, monkeypatch):
+    import evaluation.fid as fid_mod
+    from benchmark.run.evaluate import evaluation_hash
+
+    monkeypatch.setattr(fid_mod, "weights_identity", lambda weights_path: weights)
+    assert evaluation_hash(compose_config(overrides)) == expected
