@@ -18,7 +18,7 @@ from benchmark.atomic import save_image
 
 from evaluation.labels import label_ids_to_train_ids, train_ids_to_colors
 
-from .domains import (Domain, DomainPair, domain_names, not_found, read_ids, read_rgb,
+from .domains import (DomainPair, FileListDomain, domain_names, not_found, read_ids, read_rgb,
                       require_root, resolve_split)
 from .errors import DatasetNotFoundError
 
@@ -49,22 +49,11 @@ def native_train_ids(path: Path) -> np.ndarray:
     return label_ids_to_train_ids(read_ids(path))
 
 
-class NativePhotos(Domain):
-    def __init__(self, name: str, is_label_map: bool, pairs: list[NativePair]):
-        super().__init__(name, is_label_map)
-        self._pairs = pairs
+class NativePhotos(FileListDomain):
+    """One file of every pair (the leftImg8bit photo here), named by the pair's stem."""
 
-    def __len__(self) -> int:
-        return len(self._pairs)
-
-    def stem(self, i: int) -> str:
-        return self._pairs[self._index(i)].stem
-
-    def describe(self, i: int) -> str:
-        return str(self._pairs[self._index(i)].photo)
-
-    def load(self, i: int) -> Image.Image:
-        return read_rgb(self._pairs[self._index(i)].photo)
+    def files(self) -> list[Path]:
+        return []  # 2048x1024 release files: find_pairs and the prepare step check the layout
 
 
 class NativeLabels(NativePhotos):
@@ -72,14 +61,11 @@ class NativeLabels(NativePhotos):
 
     stores_ids = True
 
-    def describe(self, i: int) -> str:
-        return str(self._pairs[self._index(i)].label_ids)
-
     def load(self, i: int) -> Image.Image:
         return Image.fromarray(train_ids_to_colors(self._full_train_ids(self._index(i))))
 
     def _full_train_ids(self, i: int) -> np.ndarray:
-        return native_train_ids(self._pairs[i].label_ids)
+        return native_train_ids(self._paths[i])
 
 
 def open_cityscapes_native(cfg: Any, split: str) -> DomainPair:
@@ -92,8 +78,9 @@ def open_cityscapes_native(cfg: Any, split: str) -> DomainPair:
                              f"{n_photos} leftImg8bit photos and {n_labels} gtFine labelIds)",
                         LAYOUT)
     # A is the photo, B the labels (the pix2pix Cityscapes convention).
-    photo = NativePhotos(names.a, names.is_label(names.a), pairs)
-    labels = NativeLabels(names.b, names.is_label(names.b), pairs)
+    stems = [p.stem for p in pairs]
+    photo = NativePhotos(names.a, names.is_label(names.a), [p.photo for p in pairs], stems)
+    labels = NativeLabels(names.b, names.is_label(names.b), [p.label_ids for p in pairs], stems)
     x, y = names.order(photo, labels)
     return DomainPair(X=x, Y=y, aligned=True, split=split)
 

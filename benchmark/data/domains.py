@@ -4,7 +4,8 @@ The training loop and the evaluation only see `DomainPair(X, Y, aligned, split)`
 `Domain` (len, stem, load, train_ids); the five sources (pix2pix A|B files, CycleGAN
 trainA/trainB folders, native Cityscapes, the prepared layout and the synthetic streets)
 differ only in how they find and decode files. Keeping that difference behind one small
-class is what lets the same run compare methods across datasets.
+class is what lets the same run compare methods across datasets. The four file-based sources
+share `FileListDomain` (one file per item, in the order given).
 """
 from __future__ import annotations
 
@@ -179,6 +180,42 @@ class Domain(abc.ABC):
     def __repr__(self) -> str:
         kind = ", label map" if self.is_label_map else ""
         return f"{type(self).__name__}({self.name!r}, {len(self)} images{kind})"
+
+
+class FileListDomain(Domain):
+    """One image file per item, in the order given (the file-based sources' shared plumbing).
+
+    Item i is read from `path(i)` and named after that file's stem, unless the source passes
+    its own `stems` (native Cityscapes drops the `_leftImg8bit` suffix). Subclasses change what
+    `load` and `describe` make of the path (pix2pix: one half of an A|B file).
+    """
+
+    def __init__(self, name: str, is_label_map: bool, paths: list[Path],
+                 stems: list[str] | None = None):
+        super().__init__(name, is_label_map)
+        self._paths = paths
+        self._stems = stems
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def files(self) -> list[Path]:
+        return list(self._paths)
+
+    def path(self, i: int) -> Path:
+        """The file behind item i."""
+        return self._paths[self._index(i)]
+
+    def stem(self, i: int) -> str:
+        if self._stems is not None:
+            return self._stems[self._index(i)]
+        return self.path(i).stem
+
+    def describe(self, i: int) -> str:
+        return str(self.path(i))
+
+    def load(self, i: int) -> Image.Image:
+        return read_rgb(self.path(i))
 
 
 @dataclass(frozen=True)

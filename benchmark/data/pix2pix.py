@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image
 
-from .domains import (Domain, DomainPair, domain_names, list_images, not_found, read_rgb,
+from .domains import (DomainPair, FileListDomain, domain_names, list_images, not_found, read_rgb,
                       require_root, resolve_split)
 from .errors import AlignedPairError
 
@@ -29,30 +29,20 @@ def split_halves(img: Image.Image, path: Path) -> tuple[Image.Image, Image.Image
     return img.crop((0, 0, half, height)), img.crop((half, 0, width, height))
 
 
-class Pix2PixSide(Domain):
+class Pix2PixSide(FileListDomain):
     """The A (left) or B (right) half of every file in one split folder."""
 
     def __init__(self, name: str, is_label_map: bool, paths: list[Path], side: int):
-        super().__init__(name, is_label_map)
-        self._paths = paths
+        super().__init__(name, is_label_map, paths)
         self._side = side
 
     side_by_side = True
 
-    def __len__(self) -> int:
-        return len(self._paths)
-
-    def files(self) -> list[Path]:
-        return list(self._paths)
-
-    def stem(self, i: int) -> str:
-        return self._paths[self._index(i)].stem
-
     def describe(self, i: int) -> str:
-        return f"{self._paths[self._index(i)]} ({'left' if self._side == 0 else 'right'} half)"
+        return f"{self.path(i)} ({'left' if self._side == 0 else 'right'} half)"
 
     def load(self, i: int) -> Image.Image:
-        path = self._paths[self._index(i)]
+        path = self.path(i)
         return split_halves(read_rgb(path), path)[self._side]
 
 

@@ -11,16 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from .unaligned import FolderDomain
-from .domains import (DomainPair, domain_names, list_images, not_found, read_ids, require_root,
-                      resolve_split)
+from .domains import (DomainPair, FileListDomain, domain_names, list_images, not_found, read_ids,
+                      require_root, resolve_split)
 
 LAYOUT = ("ROOT/<split>/photo/<stem>.png, ROOT/<split>/labels/<stem>.png and "
           "ROOT/<split>/train_ids/<stem>.png")
 FOLDERS = ("photo", "labels")
 
 
-class PreparedDomain(FolderDomain):
+class PreparedDomain(FileListDomain):
     """A folder of PNGs whose label side may carry exact trainIds in a sibling folder."""
 
     def __init__(self, name: str, is_label_map: bool, paths: list[Path],

@@ -9,35 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
-from .domains import (Domain, DomainPair, domain_names, list_images, not_found, read_rgb,
+from .domains import (DomainPair, FileListDomain, domain_names, list_images, not_found,
                       require_root, resolve_split)
 
 LAYOUT = "ROOT/trainA, ROOT/trainB, ROOT/testA, ROOT/testB, each a folder of .jpg/.png images"
 
 
-class FolderDomain(Domain):
+class FolderDomain(FileListDomain):
     """Every image of one folder, in stem order."""
-
-    def __init__(self, name: str, is_label_map: bool, paths: list[Path]):
-        super().__init__(name, is_label_map)
-        self._paths = paths
-
-    def __len__(self) -> int:
-        return len(self._paths)
-
-    def files(self) -> list[Path]:
-        return list(self._paths)
-
-    def stem(self, i: int) -> str:
-        return self._paths[self._index(i)].stem
-
-    def describe(self, i: int) -> str:
-        return str(self._paths[self._index(i)])
-
-    def load(self, i: int) -> Image.Image:
-        return read_rgb(self._paths[self._index(i)])
 
 
 def folder_prefix(root: Path, split: str) -> str:
