@@ -11,9 +11,10 @@ import pytest
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-import evaluation.segmenter as seg_mod
-from evaluation.segmenter import (SegmenterConfig, load_segmenter, score_segmenter,
-                                  train_segmenter)
+import evaluation.segmenter_training as training_mod
+from evaluation.segmenter import (SegmenterConfig, build_segmentation_network, load_segmenter,
+                                  score_segmenter)
+from evaluation.segmenter_training import train_segmenter
 
 R = 32
 COLOURS = torch.tensor([[1.0, -1.0, -1.0], [-1.0, 1.0, -1.0], [-1.0, -1.0, 1.0]])
@@ -61,7 +62,7 @@ def test_second_call_is_a_cache_hit(trained, monkeypatch):
     def no_training(*args, **kwargs):
         raise AssertionError("trained again despite a cached evaluator with the same hash")
 
-    monkeypatch.setattr(seg_mod, "build_model", no_training)
+    monkeypatch.setattr(training_mod, "build_segmentation_network", no_training)
     again = train_segmenter(LEARN_CFG, colour_to_class(64, R, 0), dataset_name="toy", out_dir=trained.parent,
                             progress=False)
     assert again == trained
@@ -160,3 +161,12 @@ def test_bad_settings_and_data_are_refused(tmp_path):
         train_segmenter(cfg, colour_to_class(4, 8, 0), dataset_name="toy", out_dir=tmp_path, progress=False)
     with pytest.raises(ValueError, match="empty"):
         train_segmenter(cfg, colour_to_class(0, 16, 0), dataset_name="toy", out_dir=tmp_path, progress=False)
+
+
+def test_bare_network_for_a_number_of_classes():
+    net = build_segmentation_network(num_classes=5).eval()  # the default architecture
+    with torch.no_grad():
+        assert net(torch.zeros(1, 3, 32, 32))["out"].shape == (1, 5, 32, 32)
+    assert SegmenterConfig().arch == "lraspp_mobilenet_v3_large"
+    with pytest.raises(ValueError, match="unknown segmenter arch 'unet'"):
+        build_segmentation_network("unet", 5)

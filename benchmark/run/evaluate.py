@@ -38,7 +38,8 @@ from benchmark.run.checkpoint import CHECKPOINT, load_latest
 from benchmark.device import resolve_device
 from evaluation.labels import CLASS_NAMES, snap_to_palette
 from evaluation.metrics import ConfusionMatrix
-from evaluation.segmenter import SegmenterConfig, load_segmenter, train_segmenter, usable_segmenter_file
+from evaluation.segmenter import SegmenterConfig, load_segmenter, usable_segmenter_file
+from evaluation.segmenter_training import train_segmenter
 
 EVALUATION_FORMAT = 2  # 2: FID weights' sha256 and the snapping rule enter the hash
 #: A generated label map may be off-palette (that is the model's error, and is scored); this
