@@ -98,18 +98,25 @@ def bootstrap_weights(n_images: int, n_resamples: int = DEFAULT_RESAMPLES,
         n_resamples, n_images).astype(np.float64)
 
 
-def resampled_scores(counts: np.ndarray, weights: np.ndarray,
-                     metrics: Sequence[str] = SCORE_NAMES) -> dict[str, np.ndarray]:
-    """metric -> (n_resamples,): seed-mean score of each resample's summed matrices."""
+def resampled_seed_scores(counts: np.ndarray, weights: np.ndarray,
+                          metrics: Sequence[str] = SCORE_NAMES) -> dict[str, np.ndarray]:
+    """metric -> (n_resamples, n_seeds): each seed's score of each resample's summed matrices
+    (what the recipe-level statistics in evaluation/recipe_statistics.py resample seeds from)."""
     counts = _seeds_images(counts)
     n_seeds, n_images, c, c1 = counts.shape
-    out = {m: np.zeros(len(weights)) for m in metrics}
+    out = {m: np.zeros((len(weights), n_seeds)) for m in metrics}
     for k in range(n_seeds):
         summed = (weights @ counts[k].reshape(n_images, c * c1)).reshape(-1, c, c1)
         scores = batch_scores(summed)
         for m in metrics:
-            out[m] += scores[m] / n_seeds
+            out[m][:, k] = scores[m]
     return out
+
+
+def resampled_scores(counts: np.ndarray, weights: np.ndarray,
+                     metrics: Sequence[str] = SCORE_NAMES) -> dict[str, np.ndarray]:
+    """metric -> (n_resamples,): seed-mean score of each resample's summed matrices."""
+    return {m: v.mean(axis=1) for m, v in resampled_seed_scores(counts, weights, metrics).items()}
 
 
 def _percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -269,21 +269,36 @@ def test_interval_frame_per_variant_and_metric(suite):
     assert "300 bootstrap resamples of the 30 test images" in interval_note(frame)
 
 
-def test_comparison_frame_pairs_by_seed_and_image_and_applies_holm(suite):
+def test_comparison_frame_tests_recipes_over_seeds_and_applies_holm_over_the_family(suite):
     frame = comparison_frame(suite, DIRECTION, n_resamples=300, n_permutations=499)
     assert "cyclegan" not in set(frame.variant)
     spoiled = frame[frame.variant == "gan_only"]
     assert (spoiled["diff"] < 0).all() and (spoiled.ci_high < 0).all() and spoiled.significant.all()
-    same = frame[frame.variant == "cycle_only"]  # identical images, listed in another order
-    assert (same["diff"] == 0).all() and (same.p == 1).all() and (~same.significant).all()
-    assert same.seeds.eq("0,1").all() and same.note.str.contains("shared seeds 0,1").all()
+    assert (~spoiled.better).all() and (spoiled.p_improvement == 0).all()
+    assert spoiled.method.eq("Welch t").all() and (spoiled.n_seeds == 3).all()
+    # cycle_only = cyclegan's seeds 0 and 1 exactly, images listed in another order: the recipe
+    # comparison uses every seed of each (0,1 against 0,1,2), the image-level one the shared seeds
+    same = frame[frame.variant == "cycle_only"]
+    per_seed = {r.seed: r.metrics["directions"][DIRECTION] for r in suite if r.variant == "cyclegan"}
+    for _, row in same.iterrows():
+        expected = np.mean([per_seed[k][row.metric] for k in (0, 1)]) - np.mean(
+            [per_seed[k][row.metric] for k in (0, 1, 2)])
+        assert row["diff"] == pytest.approx(expected)
+        assert row.ci_low < row["diff"] < row.ci_high
+    assert (~same.significant).all() and (same.n_reference_seeds == 3).all()
+    assert (same.checkpoints_p == 1).all(), "the same checkpoints on the same images: p = 1"
+    # Holm over the family fixed by the rows (4 variants x 3 scores), untestable rows counting p = 1
+    assert (frame.family_size == 12).all()
     done = frame.p.notna()
-    assert done.sum() == 6 and np.allclose(frame.p_holm[done], holm(frame.p[done]))
+    assert done.sum() == 6
+    padded = np.where(frame.p.isna(), 1.0, frame.p)
+    assert np.allclose(frame.p_holm[done], holm(padded)[done.to_numpy()])
     assert (frame.p_holm[done] >= frame.p[done]).all()
     unscored = frame[frame.variant == "gan_forward"]
     assert unscored.p.isna().all() and unscored.significant.isna().all()
-    assert "Holm-corrected over the 6 comparisons" in comparison_note(frame)
-    assert "models fixed" in comparison_note(frame), "the note says what the test does not cover"
+    note = comparison_note(frame)
+    assert "= 12 tests against cyclegan" in note and "fixed by the table's rows" in note
+    assert "these checkpoints differ on this test set" in note and "marks no cell" in note
 
 
 def test_frames_without_the_reference_say_so_instead_of_failing(suite):
@@ -299,13 +314,16 @@ def test_frames_without_the_reference_say_so_instead_of_failing(suite):
     assert comparisons.significant.tolist() == [True] * 3 + [False] * 3
 
 
-def test_too_few_permutations_for_holm_are_flagged(suite):
-    # 99 permutations: the smallest p is 0.01, times 6 comparisons > 0.05: nothing can be significant
-    frame = comparison_frame(suite, DIRECTION, n_resamples=50, n_permutations=99)
-    assert not frame.significant.any()
-    assert "too few permutations" in comparison_note(frame)
-    assert "too few" not in comparison_note(comparison_frame(suite, DIRECTION, n_resamples=50,
-                                                             n_permutations=999))
+def test_one_seed_per_row_gives_no_interval_and_no_mark(suite):
+    """One seed says nothing about a recipe: no interval, no test, and the notes say so."""
+    one = [r for r in suite if r.seed == 0]
+    intervals, comparisons = statistics_frames(one, DIRECTION, variants=["gan_only", "cycle_only", "cyclegan"],
+                                               n_resamples=50, n_permutations=99)
+    assert intervals.ci_low.isna().all() and intervals.method.eq("none (1 seed)").all()
+    assert comparisons.p.isna().all() and comparisons.significant.isna().all()
+    assert comparisons.checkpoints_p.notna().all(), "the image-level test still runs on the checkpoints"
+    assert "1 seed makes no statement about the recipe" in interval_note(intervals)
+    assert "1 seed per row makes no statement about the recipe" in comparison_note(comparisons)
 
 
 # ------------------------------------------------------------------ scoring keeps per-image matrices
