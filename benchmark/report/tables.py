@@ -132,6 +132,159 @@ def _cell(values: Sequence[float], decimals: int, interval, significant: bool,
     return text
 
 
+def _paper_label(metric: str) -> str:
+    return f"paper {PAPER_LABELS.get(metric, METRICS.get(metric, (metric,))[0])}"
+
+
+def _paper_cell(value: float | None, metric: str, missing: str) -> str:
+    return missing if value is None else f"{value:.{PAPER_DECIMALS.get(metric, 2)}f}"
+
+
+@dataclass
+class _Columns:
+    """What every row of one table shares: its columns, and the reasons collected for the
+    metrics no row could report (column label -> reasons, filled in as the rows are built)."""
+
+    spec: TableSpec
+    reference: PaperReference
+    measured: list[str]
+    paper_metrics: list[str]
+    n_expected: int | None
+    stats: TableStats | None
+    show_fid_anchor: bool
+    show_kid_spread: bool
+    kid_subsets: list[str]
+    unavailable: dict[str, set[str]] = field(default_factory=dict)
+
+
+def _table_columns(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mapping[str, Any],
+                   reference: PaperReference, paper_metrics: list[str],
+                   stats: TableStats | None) -> _Columns:
+    measured = _measured_columns(spec, runs, paper_metrics)
+    show_fid_anchor = reference.fid_anchors is not None and \
+        spec.direction in reference.fid_anchors.directions and any(
+            finite((r.direction(spec.direction) or {}).get("fid")) is not None for r in runs)
+    kid_runs = [r.direction(spec.direction) for r in runs if r.variant in spec.rows and
+                finite((r.direction(spec.direction) or {}).get("kid_std")) is not None]
+    kid_subsets = sorted({f"{d['kid_subsets']} subsets of {d['kid_subset_size']} images"
+                          for d in kid_runs if "kid_subsets" in d and "kid_subset_size" in d})
+    return _Columns(spec, reference, measured, paper_metrics, expected_seeds(provenance), stats,
+                    show_fid_anchor, "kid" in measured and bool(kid_runs), kid_subsets)
+
+
+def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
+                      scored: Sequence[LoadedRun], display: dict, latex: dict,
+                      numeric: dict) -> None:
+    """One measured metric of a variant's row: mean ± sd [interval] mark, or why it is empty."""
+    direction, stats = cols.spec.direction, cols.stats
+    label, decimals = METRICS[metric]
+    values = [v for r in scored if (v := finite(r.direction(direction).get(metric))) is not None]
+    interval = stats.interval(variant, metric) if stats else None
+    comparison = stats.comparison(variant, metric) if stats else None
+    significant = bool(comparison is not None and comparison.significant)
+    if status in ("pending", FAILED, UNAVAILABLE):
+        display[label] = latex[label] = PENDING if status == "pending" else status
+    elif not values:
+        reasons = [(r.direction(direction).get("unavailable") or {}).get(metric) for r in scored]
+        display[label] = latex[label] = UNAVAILABLE if any(reasons) else NOT_AVAILABLE
+    else:
+        display[label] = _cell(values, decimals, interval, significant)
+        latex[label] = _cell(values, decimals, interval, significant, latex=True)
+    mean, std = _mean_std(values) if values else (math.nan, math.nan)
+    numeric[f"{metric}_mean"], numeric[f"{metric}_std"] = mean, std
+    if stats is not None and metric in ACCURACY_METRICS:
+        numeric[f"{metric}_ci_low"] = interval.ci_low if interval else math.nan
+        numeric[f"{metric}_ci_high"] = interval.ci_high if interval else math.nan
+        numeric[f"{metric}_p_holm"] = comparison.p_holm if comparison else math.nan
+        numeric[f"{metric}_significant"] = significant
+    if metric == "kid" and cols.show_kid_spread:
+        spread = [v for r in scored if (v := finite(r.direction(direction).get("kid_std"))) is not None]
+        display[KID_SPREAD] = latex[KID_SPREAD] = (
+            f"{sum(spread) / len(spread):.4f}" if spread else display[label]
+            if not values else NOT_AVAILABLE)
+        numeric["kid_subset_std"] = sum(spread) / len(spread) if spread else math.nan
+
+
+def _run_row(cols: _Columns, variant: str, runs: Sequence[LoadedRun], row_notes: list[str],
+             not_provided: list[str]) -> tuple[dict, dict, dict]:
+    """(display, latex, numeric) of one spec row: its runs over seeds, its paper numbers."""
+    spec, reference = cols.spec, cols.reference
+    variant_runs = [r for r in runs if r.variant == variant]
+    status, scored = _row_status(variant_runs, spec.direction, cols.n_expected)
+    name = reference.display_name(variant)
+    if status == "not provided":
+        not_provided.append(name)
+    for r in variant_runs:
+        if r.failed:
+            reason = r.unavailable_reason
+            row_notes.append(f"{name} seed {r.seed} {UNAVAILABLE}: {reason}" if reason else
+                             f"{name} seed {r.seed} {FAILED}: {r.error or 'no error recorded'}")
+    for r in scored:  # why a metric is missing, whether or not its column is shown
+        scores = r.direction(spec.direction)
+        for metric, reason in (scores.get("unavailable") or {}).items():
+            if metric in METRICS and finite(scores.get(metric)) is None:
+                cols.unavailable.setdefault(METRICS[metric][0], set()).add(str(reason))
+    seeds = f"{len(scored)}/{cols.n_expected}" if cols.n_expected else str(len(scored))
+    display = {"Method": name, "seeds": seeds}
+    latex = {"Method": latex_escape(name), "seeds": seeds}
+    numeric: dict[str, Any] = {"variant": variant, "method": name, "status": status,
+                               "n_seeds": len(scored), "expected_seeds": cols.n_expected}
+    for metric in cols.measured:
+        _run_metric_cells(cols, variant, metric, status, scored, display, latex, numeric)
+    paper = reference.row(spec.paper_table, spec.direction, variant) \
+        if cols.paper_metrics else None
+    for metric in cols.paper_metrics:
+        value = (paper or {}).get(metric)
+        display[_paper_label(metric)] = latex[_paper_label(metric)] = \
+            _paper_cell(value, metric, PENDING)
+        numeric[f"paper_{metric}"] = math.nan if value is None else value
+    if cols.show_fid_anchor:
+        anchor = reference.fid_anchor(spec.direction, variant)
+        display["FID (CUT, 2020)"] = latex["FID (CUT, 2020)"] = \
+            PENDING if anchor is None else f"{anchor:.1f}"
+        numeric["cut_fid"] = math.nan if anchor is None else anchor
+    return display, latex, numeric
+
+
+def _sanity_row(cols: _Columns, key: str, by_direction: Mapping[str, Any],
+                sanity_labels: dict[str, str]) -> tuple[dict, dict, dict] | None:
+    """(display, latex, numeric) of one sanity row (what perfect / doing nothing scores), or
+    None where neither we nor the paper have it for this direction."""
+    spec = cols.spec
+    ours = by_direction.get(spec.direction)
+    theirs = cols.reference.real_photos_row(spec.direction) \
+        if key == "real_photos" and cols.paper_metrics else None
+    if ours is None and theirs is None:
+        return None
+    label = sanity_name(key)
+    sanity_labels[label] = str((ours or {}).get("what") or "")
+    display = {"Method": label, "seeds": ""}
+    numeric = {"variant": key, "method": label, "status": "reference",
+               "n_seeds": math.nan, "expected_seeds": math.nan}
+    for metric in cols.measured:
+        column, decimals = METRICS[metric]
+        value = finite((ours or {}).get(metric))
+        reason = ((ours or {}).get("unavailable") or {}).get(metric)
+        display[column] = f"{value:.{decimals}f}" if value is not None else \
+            UNAVAILABLE if reason else ""
+        if reason and value is None:
+            cols.unavailable.setdefault(METRICS[metric][0], set()).add(str(reason))
+        numeric[f"{metric}_mean"] = math.nan if value is None else value
+        numeric[f"{metric}_std"] = math.nan
+        if metric == "kid" and cols.show_kid_spread:
+            spread = finite((ours or {}).get("kid_std"))
+            display[KID_SPREAD] = "" if spread is None else f"{spread:.4f}"
+            numeric["kid_subset_std"] = math.nan if spread is None else spread
+    for metric in cols.paper_metrics:
+        value = (theirs or {}).get(metric)
+        display[_paper_label(metric)] = _paper_cell(value, metric, "")
+        numeric[f"paper_{metric}"] = math.nan if value is None else value
+    if cols.show_fid_anchor:
+        display["FID (CUT, 2020)"] = ""
+        numeric["cut_fid"] = math.nan
+    return display, {k: latex_escape(v) for k, v in display.items()}, numeric
+
+
 def build_table(spec: Mapping[str, Any] | TableSpec, runs: Sequence[LoadedRun],
                 provenance: Mapping[str, Any] | None = None,
                 reference_rows: Mapping[str, Any] | None = None,
@@ -142,137 +295,25 @@ def build_table(spec: Mapping[str, Any] | TableSpec, runs: Sequence[LoadedRun],
     reference = reference or load_reference()
     provenance = provenance or {}
     paper_metrics = _paper_columns(spec, reference)
-    measured = _measured_columns(spec, runs, paper_metrics)
-    n_expected = expected_seeds(provenance)
-    show_fid_anchor = reference.fid_anchors is not None and \
-        spec.direction in reference.fid_anchors.directions and any(
-            finite((r.direction(spec.direction) or {}).get("fid")) is not None for r in runs)
-    kid_runs = [r.direction(spec.direction) for r in runs if r.variant in spec.rows and
-                finite((r.direction(spec.direction) or {}).get("kid_std")) is not None]
-    show_kid_spread = "kid" in measured and bool(kid_runs)
-    kid_subsets = sorted({f"{d['kid_subsets']} subsets of {d['kid_subset_size']} images"
-                          for d in kid_runs if "kid_subsets" in d and "kid_subset_size" in d})
-
-    display_rows, latex_rows, numeric_rows = [], [], []
-    unavailable: dict[str, set[str]] = {}
+    cols = _table_columns(spec, runs, provenance, reference, paper_metrics, stats)
     row_notes: list[str] = []
-    not_provided = []
-    for variant in spec.rows:
-        variant_runs = [r for r in runs if r.variant == variant]
-        status, scored = _row_status(variant_runs, spec.direction, n_expected)
-        name = reference.display_name(variant)
-        if status == "not provided":
-            not_provided.append(name)
-        for r in variant_runs:
-            if r.failed:
-                reason = r.unavailable_reason
-                row_notes.append(f"{name} seed {r.seed} {UNAVAILABLE}: {reason}" if reason else
-                                 f"{name} seed {r.seed} {FAILED}: {r.error or 'no error recorded'}")
-        for r in scored:  # why a metric is missing, whether or not its column is shown
-            scores = r.direction(spec.direction)
-            for metric, reason in (scores.get("unavailable") or {}).items():
-                if metric in METRICS and finite(scores.get(metric)) is None:
-                    unavailable.setdefault(METRICS[metric][0], set()).add(str(reason))
-        seeds = f"{len(scored)}/{n_expected}" if n_expected else str(len(scored))
-        display = {"Method": name, "seeds": seeds}
-        latex = {"Method": latex_escape(name), "seeds": seeds}
-        numeric: dict[str, Any] = {"variant": variant, "method": name, "status": status,
-                                   "n_seeds": len(scored), "expected_seeds": n_expected}
-        for metric in measured:
-            label, decimals = METRICS[metric]
-            values = [v for r in scored
-                      if (v := finite(r.direction(spec.direction).get(metric))) is not None]
-            interval = stats.interval(variant, metric) if stats else None
-            comparison = stats.comparison(variant, metric) if stats else None
-            significant = bool(comparison is not None and comparison.significant)
-            if status in ("pending", FAILED, UNAVAILABLE):
-                display[label] = latex[label] = PENDING if status == "pending" else status
-            elif not values:
-                reasons = [(r.direction(spec.direction).get("unavailable") or {}).get(metric)
-                           for r in scored]
-                display[label] = latex[label] = UNAVAILABLE if any(reasons) else NOT_AVAILABLE
-            else:
-                display[label] = _cell(values, decimals, interval, significant)
-                latex[label] = _cell(values, decimals, interval, significant, latex=True)
-            mean, std = _mean_std(values) if values else (math.nan, math.nan)
-            numeric[f"{metric}_mean"], numeric[f"{metric}_std"] = mean, std
-            if stats is not None and metric in ACCURACY_METRICS:
-                numeric[f"{metric}_ci_low"] = interval.ci_low if interval else math.nan
-                numeric[f"{metric}_ci_high"] = interval.ci_high if interval else math.nan
-                numeric[f"{metric}_p_holm"] = comparison.p_holm if comparison else math.nan
-                numeric[f"{metric}_significant"] = significant
-            if metric == "kid" and show_kid_spread:
-                spread = [v for r in scored
-                          if (v := finite(r.direction(spec.direction).get("kid_std"))) is not None]
-                display[KID_SPREAD] = latex[KID_SPREAD] = (
-                    f"{sum(spread) / len(spread):.4f}" if spread else display[label]
-                    if not values else NOT_AVAILABLE)
-                numeric["kid_subset_std"] = sum(spread) / len(spread) if spread else math.nan
-        paper = reference.row(spec.paper_table, spec.direction, variant) \
-            if paper_metrics else None
-        for metric in paper_metrics:
-            label = f"paper {PAPER_LABELS.get(metric, METRICS.get(metric, (metric,))[0])}"
-            value = (paper or {}).get(metric)
-            cell = PENDING if value is None else f"{value:.{PAPER_DECIMALS.get(metric, 2)}f}"
-            display[label] = latex[label] = cell
-            numeric[f"paper_{metric}"] = math.nan if value is None else value
-        if show_fid_anchor:
-            anchor = reference.fid_anchor(spec.direction, variant)
-            display["FID (CUT, 2020)"] = latex["FID (CUT, 2020)"] = \
-                PENDING if anchor is None else f"{anchor:.1f}"
-            numeric["cut_fid"] = math.nan if anchor is None else anchor
-        display_rows.append(display)
-        latex_rows.append(latex)
-        numeric_rows.append(numeric)
-
+    not_provided: list[str] = []
+    rows = [_run_row(cols, variant, runs, row_notes, not_provided) for variant in spec.rows]
     sanity_labels: dict[str, str] = {}  # label -> what the row scored (from the JSON)
     for key, by_direction in sanity_rows(reference_rows).items():
-        ours = by_direction.get(spec.direction)
-        theirs = reference.real_photos_row(spec.direction) \
-            if key == "real_photos" and paper_metrics else None
-        if ours is None and theirs is None:
-            continue
-        label = sanity_name(key)
-        sanity_labels[label] = str((ours or {}).get("what") or "")
-        display = {"Method": label, "seeds": ""}
-        numeric = {"variant": key, "method": label, "status": "reference",
-                   "n_seeds": math.nan, "expected_seeds": math.nan}
-        for metric in measured:
-            column, decimals = METRICS[metric]
-            value = finite((ours or {}).get(metric))
-            reason = ((ours or {}).get("unavailable") or {}).get(metric)
-            display[column] = f"{value:.{decimals}f}" if value is not None else \
-                UNAVAILABLE if reason else ""
-            if reason and value is None:
-                unavailable.setdefault(METRICS[metric][0], set()).add(str(reason))
-            numeric[f"{metric}_mean"] = math.nan if value is None else value
-            numeric[f"{metric}_std"] = math.nan
-            if metric == "kid" and show_kid_spread:
-                spread = finite((ours or {}).get("kid_std"))
-                display[KID_SPREAD] = "" if spread is None else f"{spread:.4f}"
-                numeric["kid_subset_std"] = math.nan if spread is None else spread
-        for metric in paper_metrics:
-            column = f"paper {PAPER_LABELS.get(metric, METRICS.get(metric, (metric,))[0])}"
-            value = (theirs or {}).get(metric)
-            display[column] = "" if value is None else \
-                f"{value:.{PAPER_DECIMALS.get(metric, 2)}f}"
-            numeric[f"paper_{metric}"] = math.nan if value is None else value
-        if show_fid_anchor:
-            display["FID (CUT, 2020)"] = ""
-            numeric["cut_fid"] = math.nan
-        display_rows.append(display)
-        latex_rows.append({k: latex_escape(v) for k, v in display.items()})
-        numeric_rows.append(numeric)
+        row = _sanity_row(cols, key, by_direction, sanity_labels)
+        if row is not None:
+            rows.append(row)
 
-    notes = table_notes(spec, runs, provenance, reference, paper_metrics, unavailable,
-                   not_provided, show_fid_anchor,
-                        "; ".join(kid_subsets) or "subsets" if show_kid_spread else "",
-                        sanity_labels, stats)
+    kid_note = "; ".join(cols.kid_subsets) or "subsets" if cols.show_kid_spread else ""
+    notes = table_notes(spec, runs, provenance, reference, paper_metrics, cols.unavailable,
+                        not_provided, cols.show_fid_anchor, kid_note, sanity_labels, stats)
     notes += row_notes
-    numeric = pd.DataFrame(numeric_rows).astype({"n_seeds": "Int64", "expected_seeds": "Int64"})
-    return BuiltTable(spec=spec, display=pd.DataFrame(display_rows).fillna(""),
-                      numeric=numeric, latex_cells=pd.DataFrame(latex_rows).fillna(""),
-                      measured=measured, paper_metrics=paper_metrics, notes=notes,
+    numeric = pd.DataFrame([n for _, _, n in rows]).astype({"n_seeds": "Int64",
+                                                            "expected_seeds": "Int64"})
+    return BuiltTable(spec=spec, display=pd.DataFrame([d for d, _, _ in rows]).fillna(""),
+                      numeric=numeric, latex_cells=pd.DataFrame([t for _, t, _ in rows]).fillna(""),
+                      measured=cols.measured, paper_metrics=paper_metrics, notes=notes,
                       reduced=reduced_profile(provenance), sanity_labels=list(sanity_labels))
 
 
