@@ -275,7 +275,7 @@ def test_comparison_frame_tests_recipes_over_seeds_and_applies_holm_over_the_fam
     spoiled = frame[frame.variant == "gan_only"]
     assert (spoiled["diff"] < 0).all() and (spoiled.ci_high < 0).all() and spoiled.significant.all()
     assert (~spoiled.better).all() and (spoiled.p_improvement == 0).all()
-    assert spoiled.method.eq("Welch t").all() and (spoiled.n_seeds == 3).all()
+    assert spoiled.test.eq("Welch t").all() and (spoiled.n_seeds == 3).all()
     # cycle_only = cyclegan's seeds 0 and 1 exactly, images listed in another order: the recipe
     # comparison uses every seed of each (0,1 against 0,1,2), the image-level one the shared seeds
     same = frame[frame.variant == "cycle_only"]
@@ -319,7 +319,7 @@ def test_one_seed_per_row_gives_no_interval_and_no_mark(suite):
     one = [r for r in suite if r.seed == 0]
     intervals, comparisons = statistics_frames(one, DIRECTION, variants=["gan_only", "cycle_only", "cyclegan"],
                                                n_resamples=50, n_permutations=99)
-    assert intervals.ci_low.isna().all() and intervals.method.eq("none (1 seed)").all()
+    assert intervals.ci_low.isna().all() and intervals.interval.eq("none (1 seed)").all()
     assert comparisons.p.isna().all() and comparisons.significant.isna().all()
     assert comparisons.checkpoints_p.notna().all(), "the image-level test still runs on the checkpoints"
     assert "1 seed makes no statement about the recipe" in interval_note(intervals)

@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from benchmark.report.claims import write_claims
 from benchmark.report.index import readme
 from benchmark.report.reference import load_reference
 from benchmark.report.runs import (LoadedRun, ReportWarning, TableSpec, atomic_write_text,
@@ -65,6 +66,7 @@ def _write_all(specs: Sequence[TableSpec], loaded: list[LoadedRun], out_dir: Pat
     reference = load_reference()
     stats = {spec.id: table_stats(spec, loaded) for spec in specs}
     files: dict[str, list[Path]] = {
+        "claims": write_claims(stats, out_dir, provenance, reference),
         "tables": build_tables(specs, loaded, out_dir, provenance, reference_rows, reference,
                                stats),
         "plots": make_plots(specs, loaded, out_dir, reference_rows, reference,

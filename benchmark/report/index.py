@@ -21,8 +21,11 @@ DESCRIPTIONS = {
     "scores_long.csv": "every score in long format: one row per run × direction × metric, "
                        "with variant, seed, config hash, commit, profile, dataset, precision, "
                        "scoring rule (`pandas.read_csv(path)`)",
-    "comparisons.csv": "each variant minus CycleGAN per table and metric: difference, 95% "
-                       "interval, p, Holm-corrected p, significant",
+    "comparisons.csv": "each variant minus CycleGAN per table and metric: difference with its "
+                       "recipe interval, Welch p, Holm p, P(improvement), seeds for 80% power, and "
+                       "the image-level test of these checkpoints (checkpoints_*)",
+    "claims.md": "the paper's claims with a verdict each (holds / contradicted / inconclusive)",
+    "claims.csv": "the claims table (plain CSV: `pandas.read_csv(path)`)",
 }
 
 
@@ -37,7 +40,7 @@ def describe(path: Path) -> str:
     if name.startswith("bars_"):
         return "scores per variant: mean ± sd over seeds, seeds as dots, paper as diamonds"
     if name.startswith("differences_"):
-        return "each variant minus CycleGAN per metric, with its 95% paired interval"
+        return "each variant minus CycleGAN per metric, with its 95% recipe interval"
     if name.startswith("samples_"):
         return ("the same test inputs translated by every variant, with the input row and "
                 "the ground-truth row")
@@ -63,7 +66,8 @@ def readme(specs: Sequence[TableSpec], files: Mapping[str, list[Path]], out_dir:
                 f"`{profile or 'not recorded'}` "
                 f"({provenance.get('train_resolution', '?')}² training, "
                 f"{provenance.get('iterations', '?')} iterations) beside those reported in "
-                f"{reference.cite}: compare the ordering of the rows, not the values.")
+                f"{reference.cite}. The values are not the paper's; the claims table says which "
+                "of its statements these runs support at this budget.")
     lines = [f"# Report: suite `{suite}` on `{dataset}`", "", lead, "",
              "Regenerate with the command below. Cells: — pending, failed (error in the "
              "table's notes), unavailable (reason in the notes).", "", "## Provenance", ""]
@@ -73,6 +77,9 @@ def readme(specs: Sequence[TableSpec], files: Mapping[str, list[Path]], out_dir:
         value = provenance[key]
         value = value if isinstance(value, str) else json.dumps(value, default=str)
         lines.append(f"* **{key}**: `{value}`")
+    claims = next((p for p in files.get("claims", []) if p.suffix == ".md"), None)
+    if claims is not None and claims.is_file():
+        lines += ["", "## Claims", "", _table_body(claims)]
     lines += ["", "## Tables", ""]
     tables = files.get("tables", [])
     for spec in specs:

@@ -2,7 +2,7 @@
 row or a value is missing.
 
 Why in their own module: the notes are where the report is honest — a reduced profile says
-"compare the ordering, not the values", an AMT column says it is a different measure, every
+"not the paper's numbers", an AMT column says it is a different measure, every
 failed or unavailable row gives its reason, and the evaluation settings (snapping rule,
 evaluator, FID weights) are stated — so they are written in one place and read like prose.
 """
@@ -26,10 +26,14 @@ def reduced_profile(provenance: Mapping[str, Any]) -> bool:
 
 
 SANITY_NOTES = {
-    "real_photos": "the suite's segmentation evaluator on the real test photos (ours); "
-                   "paper column: {source}. It is the table's ceiling.",
-    "ground_truth_labels": "the ground-truth colour label maps snapped and scored like a "
-                           "generated one: the ceiling of photo→labels (what snapping loses).",
+    "real_photos": "the suite's segmentation evaluator (LR-ASPP MobileNetV3, trained here) on the "
+                   "real test photos: the ceiling of a generated photo's segmentation score. Paper "
+                   "column: {source}; another network (FCN-8s) at another resolution, shown as context.",
+    "ground_truth_labels": "the ground-truth colour label maps snapped and scored like a generated "
+                           "one: a pipeline check (exact palette colours snap back losslessly, so "
+                           "1.000 says labels are read and snapped correctly), not a ceiling — "
+                           "generated maps carry off-palette colours (off_palette_fraction in "
+                           "scores_long.csv) that the ground truth does not.",
     "fid_floor": "the real test images against real training images, same FID/KID "
                  "pipeline: the floor a model can reach.",
     "identity": "the input images themselves, unchanged, scored as outputs: what doing "
@@ -48,8 +52,8 @@ def profile_note(provenance: Mapping[str, Any]) -> str:
     ours = ", ".join(parts) or "reduced settings"
     paper = provenance.get("paper_protocol") or "128²/256², 200 epochs (100 + 100 decay)"
     return (f"Reduced profile `{profile}` ({ours}; the paper: {paper}): these are not "
-            "reproduced numbers — compare the ordering of the rows with the paper's, "
-            "not the values.")
+            "reproduced numbers, and the paper's ordering of the rows is a claim to test, not "
+            "something to read off: claims.md gives each claim's verdict from the seeds.")
 
 
 def table_notes(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mapping[str, Any],

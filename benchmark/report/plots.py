@@ -304,7 +304,7 @@ def plot_per_class_iou(runs: Iterable[Mapping[str, Any] | LoadedRun], direction:
 def plot_differences(stats: TableStats, out_dir: str | Path,
                      reference: PaperReference | None = None) -> Path | None:
     """`differences_<table>.png`: per metric, each variant minus CycleGAN (seed-mean) with its
-    95% paired image-bootstrap interval; filled = significant after Holm, hollow = not. The
+    95% recipe interval (seeds and test images); filled = significant after Holm, hollow = not. The
     figure a reader looks at first: which differences are more than noise."""
     reference = reference or load_reference()
     frame = stats.comparisons.dropna(subset=["diff"])
@@ -340,7 +340,7 @@ def plot_differences(stats: TableStats, out_dir: str | Path,
             ax.set_xlabel(f"difference from {reference.display_name('cyclegan')}")
             ax.set_ylabel("")
         # two lines: a table title plus the legend does not fit one line of a 3-panel figure
-        fig.suptitle(f"{stats.spec.title}\nvariant − CycleGAN, 95% paired interval "
+        fig.suptitle(f"{stats.spec.title}\nvariant − CycleGAN, 95% recipe interval over seeds "
                      "(filled: significant after Holm)")
         return _save(fig, Path(out_dir) / f"differences_{stats.spec.id}.png")
 

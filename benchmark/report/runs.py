@@ -46,7 +46,7 @@ PROVENANCE_KEYS = ("command", "commit", "dirty", "dataset", "resolution", "train
 #: what "perfect" and what "doing nothing" score with the same pipeline as the models.
 SANITY_ROWS: dict[str, str] = {
     "real_photos": REAL_PHOTOS,
-    "ground_truth_labels": "Ground-truth labels (snapped)",
+    "ground_truth_labels": "Ground-truth labels, snapped (pipeline check)",
     "fid_floor": "Real test vs real train (floor)",
     "identity": "Identity (input as output)",
 }

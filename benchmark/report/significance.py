@@ -1,10 +1,11 @@
-"""Intervals and paired tests in the tables: the glue to benchmark.report.statistics.
+"""Recipe intervals and tests in the tables: the glue to benchmark.report.statistics.
 
 Why a layer of its own: the statistics module returns tidy frames per direction (it owns the
-arithmetic: image bootstrap, paired sign-flip test, Holm); a table needs, per cell, "which
-interval and is it significant", per table the note that says what the brackets mean, and a
-`comparisons.csv` listing every difference with its interval, p and Holm p. That mapping, and
-the Holm mark (†) used in md/tex/csv, live here.
+arithmetic: recipe intervals, seed-level tests, Holm, and the image-level test of the
+checkpoints); a table needs, per cell, "which interval, and which way does it differ from
+CycleGAN", per table the note that says what the brackets and marks mean, and a
+`comparisons.csv` listing every difference. That mapping, and the marks (▲ higher than
+CycleGAN, ▼ lower, each significant after Holm) used in md/tex/csv, live here.
 """
 from __future__ import annotations
 
@@ -19,15 +20,17 @@ import pandas as pd
 from benchmark.report.reference import PaperReference
 from benchmark.report.runs import (ACCURACY_METRICS, LoadedRun, ReportWarning, TableSpec,
                                    atomic_write_text, direction_label)
-from benchmark.report.statistics import (ALPHA, REFERENCE_VARIANT, comparison_note,
-                                         interval_note, statistics_frames)
+from benchmark.report.statistics import ALPHA, comparison_note, interval_note, statistics_frames
 
-#: The mark of a cell whose difference from CycleGAN is significant after Holm's correction.
-MARK = "†"
+#: The marks of a cell whose recipe scores higher / lower than CycleGAN's, significant after
+#: Holm's correction over the table's family; LaTeX gets the same arrows without a package.
+MARKS = {True: "▲", False: "▼"}
+LATEX_MARKS = {True: r"$^\uparrow$", False: r"$^\downarrow$"}
 
 
 @dataclass(frozen=True)
 class CellInterval:
+    value: float  # the seed-mean the per-image files sum to (must match the cell's mean)
     ci_low: float
     ci_high: float
 
@@ -40,6 +43,12 @@ class CellComparison:
     p: float
     p_holm: float
     significant: bool
+
+    def mark(self, latex: bool = False) -> str:
+        """▲ / ▼ where significant (which way it differs from CycleGAN), else nothing."""
+        if not self.significant:
+            return ""
+        return (LATEX_MARKS if latex else MARKS)[self.diff > 0]
 
 
 @dataclass
@@ -58,7 +67,7 @@ class TableStats:
         row = self._row(self.intervals, variant, metric)
         if row is None or not math.isfinite(row.get("ci_low", math.nan)):
             return None
-        return CellInterval(float(row.ci_low), float(row.ci_high))
+        return CellInterval(float(row.value), float(row.ci_low), float(row.ci_high))
 
     def comparison(self, variant: str, metric: str) -> CellComparison | None:
         row = self._row(self.comparisons, variant, metric)
@@ -71,10 +80,8 @@ class TableStats:
 
     def notes(self) -> list[str]:
         notes = [interval_note(self.intervals)]
-        if (self.comparisons.get("n_permutations", pd.Series(dtype=int)) > 0).any():
-            notes.append(f"{MARK} = differs from {REFERENCE_VARIANT} after Holm's correction "
-                         f"(α = {ALPHA}); " + comparison_note(self.comparisons) +
-                         " Every difference with its interval and p: comparisons.csv.")
+        if not self.comparisons.empty:
+            notes.append(comparison_note(self.comparisons, ALPHA))
         missing = self.intervals[(self.intervals.n_resamples <= 0)
                                  & (self.intervals.note != "no finished run")]
         for variant, note in missing.groupby("variant", sort=False)["note"].first().items():
@@ -101,8 +108,9 @@ def table_stats(spec: TableSpec, runs: Sequence[LoadedRun]) -> TableStats | None
 
 def write_comparisons(stats: Sequence[TableStats], out_dir: Path,
                       reference: PaperReference) -> Path:
-    """`comparisons.csv`: per table × variant × metric, the difference from CycleGAN, its
-    interval, p and Holm p (plain CSV: `pandas.read_csv(path)`)."""
+    """`comparisons.csv`: per table × variant × metric, the recipe-level difference from CycleGAN
+    (interval, Welch p, Holm p, P(improvement), seeds for 80% power) and the image-level test of
+    these checkpoints (plain CSV: `pandas.read_csv(path)`)."""
     frames = []
     for s in stats:
         frame = s.comparisons.copy()

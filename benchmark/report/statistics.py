@@ -45,11 +45,11 @@ REFERENCE_VARIANT = "cyclegan"
 ALPHA = 0.05
 POWER = 0.8
 INTERVAL_COLUMNS = ["direction", "variant", "metric", "value", "seed_std", "ci_low", "ci_high",
-                    "image_sd", "method", "n_images", "n_seeds", "seeds", "n_resamples", "confidence",
+                    "image_sd", "interval", "n_images", "n_seeds", "seeds", "n_resamples", "confidence",
                     "note"]
 COMPARISON_COLUMNS = ["direction", "variant", "reference", "metric", "diff", "ci_low", "ci_high",
                       "p", "p_holm", "significant", "better", "p_improvement", "seeds_needed",
-                      "method", "df", "family_size", "n_images", "n_seeds", "n_reference_seeds",
+                      "test", "df", "family_size", "n_images", "n_seeds", "n_reference_seeds",
                       "seeds", "reference_seeds", "n_resamples", "confidence",
                       "checkpoints_diff_ci_low", "checkpoints_diff_ci_high", "checkpoints_p",
                       "checkpoints_p_holm", "n_permutations", "note"]
@@ -171,7 +171,7 @@ def interval_frame(runs: Iterable[Any], direction: str, *, variants: Sequence[st
         if isinstance(scores, str):
             rows += [{"direction": direction, "variant": variant, "metric": m, "n_images": 0,
                       "n_seeds": 0, "seeds": "", "n_resamples": 0, "confidence": confidence,
-                      "method": "", "note": scores} for m in SCORE_NAMES]
+                      "interval": "", "note": scores} for m in SCORE_NAMES]
             continue
         per_seed = scores.per_seed(scores.stems)
         resampled = scores.resampled(scores.seeds, scores.stems, n_resamples, seed)
@@ -179,7 +179,7 @@ def interval_frame(runs: Iterable[Any], direction: str, *, variants: Sequence[st
             iv = recipe_interval(per_seed[m], resampled[m], confidence=confidence, seed=seed)
             rows.append({"direction": direction, "variant": variant, "metric": m, "value": iv.mean,
                          "seed_std": iv.seed_sd, "ci_low": iv.low, "ci_high": iv.high,
-                         "image_sd": iv.image_sd, "method": iv.method, "n_images": len(scores.stems),
+                         "image_sd": iv.image_sd, "interval": iv.method, "n_images": len(scores.stems),
                          "n_seeds": iv.n_seeds, "seeds": _seed_list(scores.seeds),
                          "n_resamples": n_resamples, "confidence": confidence, "note": scores.note})
     return _typed(pd.DataFrame(rows, columns=INTERVAL_COLUMNS))
@@ -203,7 +203,7 @@ def _recipe_rows(scores: VariantScores, ref: VariantScores, base: dict, n_resamp
         rows.append({**base, "metric": m, "diff": c.diff, "ci_low": c.low, "ci_high": c.high, "p": c.p,
                      "better": c.diff > 0, "p_improvement": c.p_improvement,
                      "seeds_needed": seeds_for_power(c.diff, sd_a, sd_b, power=POWER),
-                     "method": c.method, "df": c.df, "n_images": len(stems), "n_seeds": c.n_seeds,
+                     "test": c.method, "df": c.df, "n_images": len(stems), "n_seeds": c.n_seeds,
                      "n_reference_seeds": c.n_reference_seeds, "seeds": _seed_list(scores.seeds),
                      "reference_seeds": _seed_list(ref.seeds), "n_resamples": n_resamples,
                      "note": scores.note})
@@ -290,7 +290,7 @@ def interval_note(frame: pd.DataFrame) -> str:
         return "No per-image scores yet: no intervals."
     level = int(round(100 * float(done["confidence"].iloc[0])))
     n_images, n_resamples = int(done["n_images"].max()), int(done["n_resamples"].max())
-    methods = set(done["method"])
+    methods = set(done["interval"])
     parts = [f"± = sample sd over seeds; [low, high] = {level}% interval for the recipe's mean score "
              "(the training recipe, not these checkpoints): it counts both the seeds and the test images"]
     if "t" in methods:
@@ -315,7 +315,7 @@ def comparison_note(frame: pd.DataFrame, alpha: float = ALPHA) -> str:
                     "needs at least 2 seeds of each recipe).")
         return "No recipe comparison possible yet (per-image scores missing)."
     reference = done["reference"].iloc[0]
-    methods = " / ".join(sorted(set(done["method"])))
+    methods = " / ".join(sorted(set(done["test"])))
     variants = frame["variant"].nunique()
     return (f"▲ / ▼ = this recipe scores higher / lower than {reference}'s, significant after Holm's "
             f"correction (α = {alpha}) over a family fixed by the table's rows before any data: "
@@ -361,7 +361,7 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("n_images", "n_seeds", "n_reference_seeds", "n_resamples", "n_permutations", "family_size"):
         if column in frame:
             frame[column] = frame[column].fillna(0).astype(int)
-    for column in ("note", "method"):
+    for column in ("note", "interval", "test"):
         if column in frame:
             frame[column] = frame[column].astype(object).where(frame[column].notna(), "").astype(str)
     return frame

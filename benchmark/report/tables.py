@@ -28,7 +28,7 @@ from benchmark.report.runs import (ACCURACY_METRICS, FAILED, GENERATION_METRICS,
                                    direction_label, expected_seeds, finite, load_runs,
                                    normalize_spec, per_class_frame, sanity_name, sanity_rows,
                                    scores_frame, variant_order)
-from benchmark.report.significance import MARK, TableStats
+from benchmark.report.significance import TableStats
 from benchmark.report.writers import latex_escape
 
 __all__ = ["METRICS", "PENDING", "NOT_AVAILABLE", "FAILED", "UNAVAILABLE", "REAL_PHOTOS",
@@ -121,15 +121,12 @@ def _row_status(variant_runs: Sequence[LoadedRun], direction: str,
     return status, scored
 
 
-def _cell(values: Sequence[float], decimals: int, interval, significant: bool,
-          latex: bool = False) -> str:
-    """mean ± seed sd, then the image-bootstrap interval [lo, hi], then the Holm mark."""
+def _cell(values: Sequence[float], decimals: int, interval, mark: str, latex: bool = False) -> str:
+    """mean ± seed sd, then the recipe interval [lo, hi], then the mark (▲/▼, or ≥ identity)."""
     text = format_mean_std(values, decimals, r" $\pm$ " if latex else " ± ")
     if interval is not None and math.isfinite(interval.ci_low):
         text += f" [{interval.ci_low:.{decimals}f}, {interval.ci_high:.{decimals}f}]"
-    if significant:
-        text += latex_escape(MARK) if latex else MARK
-    return text
+    return text + mark
 
 
 def _paper_label(metric: str) -> str:
@@ -154,12 +151,16 @@ class _Columns:
     show_fid_anchor: bool
     show_kid_spread: bool
     kid_subsets: list[str]
+    #: the identity row's FID/KID in this direction: a run at or above it did no better than
+    #: handing the input back, and its cell says so
+    identity: dict[str, float] = field(default_factory=dict)
     unavailable: dict[str, set[str]] = field(default_factory=dict)
+    mismatched: set[str] = field(default_factory=set)  # rows whose per-image files disagree
 
 
 def _table_columns(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mapping[str, Any],
                    reference: PaperReference, paper_metrics: list[str],
-                   stats: TableStats | None) -> _Columns:
+                   stats: TableStats | None, reference_rows: Mapping[str, Any] | None) -> _Columns:
     measured = _measured_columns(spec, runs, paper_metrics)
     show_fid_anchor = reference.fid_anchors is not None and \
         spec.direction in reference.fid_anchors.directions and any(
@@ -168,8 +169,10 @@ def _table_columns(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mappi
                 finite((r.direction(spec.direction) or {}).get("kid_std")) is not None]
     kid_subsets = sorted({f"{d['kid_subsets']} subsets of {d['kid_subset_size']} images"
                           for d in kid_runs if "kid_subsets" in d and "kid_subset_size" in d})
+    identity = (sanity_rows(reference_rows).get("identity") or {}).get(spec.direction) or {}
+    identity_scores = {m: v for m in GENERATION_METRICS if (v := finite(identity.get(m))) is not None}
     return _Columns(spec, reference, measured, paper_metrics, expected_seeds(provenance), stats,
-                    show_fid_anchor, "kid" in measured and bool(kid_runs), kid_subsets)
+                    show_fid_anchor, "kid" in measured and bool(kid_runs), kid_subsets, identity_scores)
 
 
 def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
@@ -181,16 +184,26 @@ def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
     values = [v for r in scored if (v := finite(r.direction(direction).get(metric))) is not None]
     interval = stats.interval(variant, metric) if stats else None
     comparison = stats.comparison(variant, metric) if stats else None
+    mean, std = _mean_std(values) if values else (math.nan, math.nan)
+    if interval is not None and values and not math.isclose(interval.value, mean, abs_tol=5e-4):
+        # per-image files that do not sum to metrics.json would put an interval around another
+        # number than the cell's: show neither interval nor mark, and say why
+        cols.mismatched.add(cols.reference.display_name(variant))
+        interval = comparison = None
     significant = bool(comparison is not None and comparison.significant)
     if status in ("pending", FAILED, UNAVAILABLE):
         display[label] = latex[label] = PENDING if status == "pending" else status
     elif not values:
         reasons = [(r.direction(direction).get("unavailable") or {}).get(metric) for r in scored]
         display[label] = latex[label] = UNAVAILABLE if any(reasons) else NOT_AVAILABLE
+    elif metric in cols.identity and mean >= cols.identity[metric]:
+        # worse than handing the input back untouched: a reader must not miss it
+        display[label] = _cell(values, decimals, interval, " (≥ identity)")
+        latex[label] = _cell(values, decimals, interval, r" ($\geq$ identity)", latex=True)
     else:
-        display[label] = _cell(values, decimals, interval, significant)
-        latex[label] = _cell(values, decimals, interval, significant, latex=True)
-    mean, std = _mean_std(values) if values else (math.nan, math.nan)
+        display[label] = _cell(values, decimals, interval, comparison.mark() if comparison else "")
+        latex[label] = _cell(values, decimals, interval, comparison.mark(latex=True) if comparison else "",
+                             latex=True)
     numeric[f"{metric}_mean"], numeric[f"{metric}_std"] = mean, std
     if stats is not None and metric in ACCURACY_METRICS:
         numeric[f"{metric}_ci_low"] = interval.ci_low if interval else math.nan
@@ -295,7 +308,7 @@ def build_table(spec: Mapping[str, Any] | TableSpec, runs: Sequence[LoadedRun],
     reference = reference or load_reference()
     provenance = provenance or {}
     paper_metrics = _paper_columns(spec, reference)
-    cols = _table_columns(spec, runs, provenance, reference, paper_metrics, stats)
+    cols = _table_columns(spec, runs, provenance, reference, paper_metrics, stats, reference_rows)
     row_notes: list[str] = []
     not_provided: list[str] = []
     rows = [_run_row(cols, variant, runs, row_notes, not_provided) for variant in spec.rows]
@@ -309,6 +322,10 @@ def build_table(spec: Mapping[str, Any] | TableSpec, runs: Sequence[LoadedRun],
     notes = table_notes(spec, runs, provenance, reference, paper_metrics, cols.unavailable,
                         not_provided, cols.show_fid_anchor, kid_note, sanity_labels, stats)
     notes += row_notes
+    if cols.mismatched:
+        notes.append(f"No interval or mark for {', '.join(sorted(cols.mismatched))}: the per-image "
+                     "scores do not sum to metrics.json (scored by another version?); re-score the runs "
+                     "(`benchmark evaluate RUN_DIR`).")
     numeric = pd.DataFrame([n for _, _, n in rows]).astype({"n_seeds": "Int64",
                                                             "expected_seeds": "Int64"})
     return BuiltTable(spec=spec, display=pd.DataFrame([d for d, _, _ in rows]).fillna(""),

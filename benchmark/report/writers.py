@@ -90,7 +90,8 @@ def heading(built) -> str:
     """The table's title; from a reduced profile it says so in the heading itself."""
     if not built.reduced:
         return built.spec.title
-    return f"{built.spec.title} — reduced profile: compare the ordering, not the values"
+    return (f"{built.spec.title} — reduced profile: not the paper's numbers; claims.md says which "
+            "of its statements these runs support")
 
 
 def write_table(built, out_dir: Path, provenance: Mapping[str, Any]) -> list[Path]:
