@@ -1,11 +1,18 @@
-"""Where a number came from: commit, dirty flag, package versions, device, SLURM job.
+"""Where a number came from: commit, dirty flag, package versions, device, SLURM job, and
+what can change the bits of a CPU run.
 
-Written to every run's `env.json` and into the header of every report table.
+Written to every run's `env.json` and into the header of every report table. The same config
+and seed retrained on another 2-core AMD EPYC gave a model whose scores differed by about the
+seed spread: oneDNN and MKL pick kernels by CPU flags and thread count, and floating-point sums
+in another order round differently. So `compute` records the CPU model and flags, the thread
+count and the torch, MKL and oneDNN versions: bit-identical results are promised only where
+all of these match (see the README's "What reproducible means").
 """
 from __future__ import annotations
 
 import os
 import platform
+import re
 import socket
 import subprocess
 import sys
@@ -58,18 +65,49 @@ def machine_description() -> str:
     """CPU model and core count (and GPU, if any): what a reader needs to compare timings."""
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    text = f"{cpu}, {os.cpu_count()} cores"
+    text = f"{_cpu_info()[0]}, {os.cpu_count()} cores"
     if torch.cuda.is_available():
         text += f", {torch.cuda.get_device_name()}"
     return text
+
+
+#: CPU flags that decide which kernels oneDNN/MKL run (a difference here can change the bits).
+KERNEL_FLAGS = ("avx", "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "amx_tile",
+                "amx_bf16", "amx_int8", "avx_vnni")
+
+
+def _cpu_info() -> tuple[str, list[str]]:
+    model, flags = platform.processor() or platform.machine(), []
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and model == (platform.processor() or platform.machine()):
+                model = line.split(":", 1)[1].strip()
+            elif line.startswith("flags") and not flags:
+                present = set(line.split(":", 1)[1].split())
+                flags = [f for f in KERNEL_FLAGS if f in present]
+    except OSError:
+        pass
+    return model, flags
+
+
+def compute() -> dict:
+    """What can change the bits of a run: CPU model and kernel flags, threads, math libraries."""
+    import torch
+
+    model, flags = _cpu_info()
+    config = torch.__config__.show()
+    return {"cpu": model, "cpu_flags": flags, "threads": torch.get_num_threads(),
+            "interop_threads": torch.get_num_interop_threads(), "torch": torch.__version__,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "mkl": _built_with(config, r"Math Kernel Library Version (\S+)"),
+            "onednn": _built_with(config, r"MKL-DNN v(\S+)"),
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}
+
+
+def _built_with(config: str, pattern: str) -> str | None:
+    """A library version from torch.__config__.show(), or None where torch was built without it."""
+    found = re.search(pattern, config)
+    return found.group(1) if found else None
 
 
 def slurm_state() -> dict:
@@ -81,5 +119,5 @@ def slurm_state() -> dict:
 
 def environment(device) -> dict:
     return {**git_state(), "versions": versions(), "device": device_description(device),
-            "host": socket.gethostname(), "slurm": slurm_state(),
+            "compute": compute(), "host": socket.gethostname(), "slurm": slurm_state(),
             "time": datetime.now(timezone.utc).isoformat(timespec="seconds")}
