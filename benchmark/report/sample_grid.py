@@ -3,9 +3,9 @@
 As in the paper's figures, the grid starts with the input row and ends with the ground-truth
 row (where the dataset is aligned), so a reader sees what each variant was asked to do and
 what the answer should have been. Those two rows come from `sources(direction, stems)` —
-benchmark.run.samples.test_images, reading the dataset's test split at the evaluation resolution —
-because the store keeps only the generated images; without it the grid shows the variants
-alone and says so in its title.
+a `partial(benchmark.run.samples.report_sample_rows, cfg)`, reading the dataset's test split
+at the evaluation resolution — because the store keeps only the generated images; without it
+the grid shows the variants alone and says so in its title.
 """
 from __future__ import annotations
 

@@ -16,9 +16,6 @@ from omegaconf import DictConfig, OmegaConf
 
 from benchmark.config import ConfigError, available, compose_config, config_hash, directions_of, run_dir_of
 
-SUITE_KEYS = ("seeds",)
-
-
 @dataclass
 class PlannedRun:
     variant: str
