@@ -290,6 +290,31 @@ def cmd_evaluator(args, overrides: list[str]) -> int:
     return 0
 
 
+def cmd_plan(args, overrides: list[str]) -> int:
+    """`benchmark plan seeds SUITE DATASET [power=0.8] [delta=D] [--from DIR]` (suite/seed_plan.py)."""
+    from benchmark.suite import seed_plan
+
+    options = {k: float(v) for k, _, v in (o.partition("=") for o in overrides) if k in ("power", "delta")}
+    overrides = [o for o in overrides if o.partition("=")[0] not in ("power", "delta")]
+    power = options.get("power", seed_plan.DEFAULT_POWER)
+    if not 0 < power < 1:
+        raise UserError(f"power={power} must lie between 0 and 1 (e.g. power=0.8)")
+    suite, cfg = seed_plan.suite_and_config(args.suite, args.dataset, overrides)
+    run_seconds: list[float] = []
+    if args.source:
+        scores, source = seed_plan.scores_from_results(Path(args.source)), f"{args.source}/scores_long.csv"
+    else:
+        scores, run_seconds = seed_plan.scores_from_store(args.suite, args.dataset, overrides)
+        source = f"the finished runs in {cfg.store_dir}"
+        if scores.empty:
+            raise UserError(f"no finished run of {args.suite} on {args.dataset} in {cfg.store_dir}: run the suite, "
+                            f"or plan from a committed report with --from results/{args.suite}/{args.dataset}")
+    table = seed_plan.seeds_table(scores, suite, cfg, power=power, delta=options.get("delta"))
+    cost = seed_plan.run_cost(args.dataset, overrides, run_seconds)
+    print(seed_plan.format_plan(table, cost, power=power, alpha=seed_plan.DEFAULT_ALPHA, source=source))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The one parser of every command but `perf` (main hands perf its words whole; it is
     listed here so --help shows it)."""
@@ -324,13 +349,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluator", help="the labels->photo segmentation evaluator")
     p.add_argument("action", choices=["train"])
     p.add_argument("dataset")
+    p = sub.add_parser("plan", help="seeds each paper claim needs, and their cost")
+    p.add_argument("what", choices=["seeds"])
+    p.add_argument("suite")
+    p.add_argument("dataset")
+    p.add_argument("--from", dest="source", metavar="RESULTS_DIR",
+                   help="a committed results folder (its scores_long.csv) instead of the store")
     sub.add_parser("perf", help="speed benchmark (seconds per iteration, efficiency); see --help")
     return parser
 
 
 _HANDLERS = {"train": cmd_train, "describe": cmd_describe, "data": cmd_data, "run": cmd_run,
              "status": cmd_status, "report": cmd_report, "evaluate": cmd_evaluate,
-             "evaluator": cmd_evaluator}
+             "evaluator": cmd_evaluator, "plan": cmd_plan}
 
 
 def main(argv: list[str] | None = None) -> int:

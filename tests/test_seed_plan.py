@@ -1,0 +1,41 @@
+"""`benchmark plan seeds`: seeds per claim from a committed results folder, with the cost."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.cli import main
+from benchmark.suite import seed_plan
+from evaluation.recipe_statistics import seeds_for_power
+
+RESULTS = Path(__file__).resolve().parents[1] / "results" / "ablations" / "cityscapes"
+
+
+def test_seeds_table_matches_the_power_calculation_on_committed_scores():
+    scores = pd.read_csv(RESULTS / "scores_long.csv")
+    suite, cfg = seed_plan.suite_and_config("ablations", "cityscapes", ["profile=cpu"])
+    table = seed_plan.seeds_table(scores, suite, cfg)
+    assert set(table.claim) == {"no_gan_hurts", "no_cycle_hurts", "forward_only_worse", "backward_only_worse"}
+    row = table[(table.claim == "no_cycle_hurts") & (table.direction == "labels2photo")
+                & (table.metric == "per_pixel_acc")].iloc[0]
+    pick = scores[(scores.direction == "labels2photo") & (scores.metric == "per_pixel_acc")]
+    a = pick[pick.variant == "gan_only"].value
+    b = pick[pick.variant == "cyclegan"].value
+    assert row.n_variant == 3 and row.n_reference == 3
+    assert math.isclose(row["diff"], a.mean() - b.mean())
+    assert row.seeds_needed == seeds_for_power(a.mean() - b.mean(), a.std(), b.std())
+    # a smallest difference of interest replaces the observed one
+    planned = seed_plan.seeds_table(scores, suite, cfg, delta=0.01)
+    assert (planned.delta_planned.abs() == 0.01).all()
+
+
+def test_plan_seeds_command_prints_seeds_and_cost(capsys, monkeypatch):
+    monkeypatch.setattr(seed_plan, "run_cost", lambda *a: seed_plan.RunCost(600.0, "test", 4.8, "recorded"))
+    code = main(["plan", "seeds", "ablations", "cityscapes", "profile=cpu", "power=0.9", "--from", str(RESULTS)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "seeds per recipe for 90% power" in out and "no_cycle_hurts" in out
+    assert "GPU-hours" in out and "pilot estimate" in out
+    assert main(["plan", "seeds", "ablations", "cityscapes", "power=2", "--from", str(RESULTS)]) == 2
