@@ -16,8 +16,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from baselines.common import (TwoMappings, loss_report, patch_discriminator, resnet_generator,
-                              seeded_pool)
+from baselines.common import TwoMappings, loss_report, patch_discriminator, resnet_generator, seeded_pool
 from models.base import set_requires_grad
 from models.gan_loss import GANLoss
 
@@ -36,7 +35,7 @@ class BiGAN(TwoMappings):
                       "pool_y_side": seeded_pool(pool_size, seed, 2)}
 
     @classmethod
-    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> "BiGAN":
+    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> BiGAN:
         return cls(network_cfg, gan_mode=model_cfg.gan_mode, pool_size=int(model_cfg.pool_size),
                    seed=seed)
 

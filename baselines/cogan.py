@@ -138,7 +138,7 @@ class Inversion:
     seed: int = 0
 
     @classmethod
-    def from_config(cls, cfg) -> "Inversion":
+    def from_config(cls, cfg) -> Inversion:
         inv = cls(int(cfg.steps), float(cfg.lr), str(cfg.loss), int(cfg.seed))
         if inv.loss not in ("l1", "mse") or inv.steps < 1 or inv.lr <= 0:
             raise ValueError(f"model.inversion={cfg}: loss must be l1 or mse, steps >= 1, lr > 0")
@@ -165,7 +165,7 @@ class CoGAN(TranslationModel):
         self.translation_cost = {"images": 0, "seconds": 0.0}
 
     @classmethod
-    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> "CoGAN":
+    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> CoGAN:
         return cls(resolution=int(model_cfg.resolution), z_dim=int(model_cfg.z_dim),
                    base_filters=int(network_cfg.base_filters),
                    disc_base_filters=int(network_cfg.disc_base_filters),

@@ -39,7 +39,7 @@ class FeatureLossGAN(SimGAN):
         self._feature_net: nn.Module | None = None  # a plain attribute: not a submodule (see above)
 
     @classmethod
-    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> "FeatureLossGAN":
+    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> FeatureLossGAN:
         return cls(network_cfg, feature_net_cfg=model_cfg.feature_net,
                    lambda_reg=float(model_cfg.lambda_reg), gan_mode=model_cfg.gan_mode,
                    pool_size=int(model_cfg.pool_size), seed=seed)

@@ -53,7 +53,7 @@ class Pix2Pix(TwoMappings):
                       "pool_x": seeded_pool(pool_size, seed, 2)}
 
     @classmethod
-    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> "Pix2Pix":
+    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> Pix2Pix:
         num_downs = model_cfg.get("num_downs") or unet_depth(int(model_cfg.resolution))
         return cls(network_cfg, num_downs=int(num_downs), lambda_l1=float(model_cfg.lambda_l1),
                    gan_mode=model_cfg.gan_mode, pool_size=int(model_cfg.pool_size), seed=seed)

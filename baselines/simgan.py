@@ -17,8 +17,7 @@ import torch
 from torch import nn
 from torch.nn import functional as nnf
 
-from baselines.common import (TwoMappings, loss_report, patch_discriminator, resnet_generator,
-                              seeded_pool)
+from baselines.common import TwoMappings, loss_report, patch_discriminator, resnet_generator, seeded_pool
 from models.base import set_requires_grad
 from models.gan_loss import GANLoss
 
@@ -43,7 +42,7 @@ class SimGAN(TwoMappings):
                       "pool_x": seeded_pool(pool_size, seed, 2)}
 
     @classmethod
-    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> "SimGAN":
+    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> SimGAN:
         return cls(network_cfg, lambda_reg=float(model_cfg.lambda_reg), gan_mode=model_cfg.gan_mode,
                    pool_size=int(model_cfg.pool_size), seed=seed)
 

@@ -19,6 +19,7 @@ import os
 import sys
 from pathlib import Path
 
+
 class UserError(Exception):
     """Raised for bad input; printed as one line, exit code 2."""
 
@@ -35,8 +36,8 @@ def preflight(base, run_dirs: list[Path], *, what: str, confirmed: bool) -> None
     in full, the plan printed with its measured cost (stopping when absurd for the launcher).
 
     Skipped entirely when nothing needs training."""
-    from benchmark.run.cost import check_cost
     from benchmark.data import check_readable, open_domains
+    from benchmark.run.cost import check_cost
     from benchmark.run.store import run_state
     from benchmark.run.train import iteration_budget
 
@@ -70,8 +71,8 @@ def cmd_train(args, overrides: list[str]) -> int:
 def cmd_describe(args, overrides: list[str]) -> int:
     from omegaconf import OmegaConf
 
-    from benchmark.model_registry import build_model
     from benchmark.config import compose_config, config_hash, resolved_dict
+    from benchmark.model_registry import build_model
     from models.networks import count_parameters
 
     cfg = compose_config(overrides)
@@ -104,8 +105,8 @@ def cmd_data(args, overrides: list[str]) -> int:
 
 def _status_rows(runs) -> list[dict]:
     from benchmark.run.evaluate import evaluation_hash
-    from benchmark.suite.launcher import slurm_job_state
     from benchmark.run.store import run_state
+    from benchmark.suite.launcher import slurm_job_state
 
     rows = []
     for run in runs:
@@ -165,12 +166,18 @@ def cmd_report(args, overrides: list[str]) -> int:
 def cmd_run(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config
     from benchmark.run.evaluate import ensure_segmenter, evaluation_hash
-    from benchmark.suite.launcher import (check_slurm, slurm_job_state, submit_local, submit_slurm, wait_for,
-                                    wait_for_runs)
-    from benchmark.suite.jobs import prepare_store, run_local, runs_to_do, suite_lock_path
     from benchmark.run.store import exclusive, run_state
-    from benchmark.suite.report import report_suite
+    from benchmark.suite.jobs import prepare_store, run_local, runs_to_do, suite_lock_path
+    from benchmark.suite.launcher import (
+        check_slurm,
+        slurm_job_state,
+        submit_local,
+        submit_slurm,
+        wait_for,
+        wait_for_runs,
+    )
     from benchmark.suite.plan import check_dataset, load_suite, plan
+    from benchmark.suite.report import report_suite
 
     load_suite(args.suite)
     check_dataset(args.dataset)

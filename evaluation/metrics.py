@@ -14,7 +14,8 @@ matrices in one call and `ConfusionMatrix.scores` is the batch-of-one case.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -89,7 +90,7 @@ class ConfusionMatrix:
         self.class_names = tuple(class_names)
         self.counts = np.zeros((num_classes, num_classes + 1), dtype=np.int64)
 
-    def update(self, gt: Any, pred: Any) -> "ConfusionMatrix":
+    def update(self, gt: Any, pred: Any) -> ConfusionMatrix:
         """Add one batch (any shape, numpy or torch) of ground-truth and predicted ids."""
         g = _as_int_array(gt, "ground truth")
         p = _as_int_array(pred, "prediction")
@@ -107,7 +108,7 @@ class ConfusionMatrix:
         self.counts += np.bincount(g * (c + 1) + p, minlength=c * (c + 1)).reshape(c, c + 1)
         return self
 
-    def merge(self, other: "ConfusionMatrix") -> "ConfusionMatrix":
+    def merge(self, other: ConfusionMatrix) -> ConfusionMatrix:
         """Add another matrix's counts (e.g. from another worker or shard)."""
         if (other.num_classes, other.ignore_index) != (self.num_classes, self.ignore_index):
             raise ValueError(f"cannot merge a {other.num_classes}-class matrix (ignore {other.ignore_index}) "
@@ -116,7 +117,7 @@ class ConfusionMatrix:
         return self
 
     @classmethod
-    def from_counts(cls, counts: np.ndarray, **kwargs) -> "ConfusionMatrix":
+    def from_counts(cls, counts: np.ndarray, **kwargs) -> ConfusionMatrix:
         """A matrix holding given (C, C + 1) counts, e.g. the sum of per-image matrices."""
         counts = np.asarray(counts)
         if counts.ndim != 2 or counts.shape[1] != counts.shape[0] + 1:

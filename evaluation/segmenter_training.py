@@ -17,9 +17,10 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,9 +29,16 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm.auto import tqdm
 
 from evaluation.labels import IGNORE_INDEX, NUM_CLASSES
-from evaluation.segmenter import (CHECKPOINT_NAME, EVALUATOR_FORMAT_VERSION, FINAL_NAME, LOG_NAME,
-                                  Segmenter, SegmenterConfig, build_segmentation_network,
-                                  score_segmenter)
+from evaluation.segmenter import (
+    CHECKPOINT_NAME,
+    EVALUATOR_FORMAT_VERSION,
+    FINAL_NAME,
+    LOG_NAME,
+    Segmenter,
+    SegmenterConfig,
+    build_segmentation_network,
+    score_segmenter,
+)
 
 
 class _BatchSchedule(Sampler[list[int]]):

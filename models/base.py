@@ -6,7 +6,7 @@ new variant or baseline is one file plus one config. Directions are named from t
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -33,7 +33,7 @@ class LossWeights:
     identity: float = 0.0
 
     @classmethod
-    def from_config(cls, model_cfg) -> "LossWeights":
+    def from_config(cls, model_cfg) -> LossWeights:
         return cls(gan_y=float(model_cfg.lambda_gan_y), gan_x=float(model_cfg.lambda_gan_x),
                    forward=float(model_cfg.lambda_forward), backward=float(model_cfg.lambda_backward),
                    identity=float(model_cfg.lambda_identity))
@@ -65,7 +65,7 @@ class CycleGANFamily(TranslationModel):
         self.pool_x = ImagePool(pool_size, torch.Generator().manual_seed(seed * 2 + 2))
 
     @classmethod
-    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> "CycleGANFamily":
+    def from_config(cls, model_cfg, network_cfg, *, seed: int) -> CycleGANFamily:
         return cls(LossWeights.from_config(model_cfg), base_filters=network_cfg.base_filters,
                    n_blocks=network_cfg.n_blocks, disc_base_filters=network_cfg.disc_base_filters,
                    disc_layers=network_cfg.disc_layers, gan_mode=model_cfg.gan_mode,

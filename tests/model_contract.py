@@ -9,8 +9,8 @@ import math
 
 import torch
 
-from benchmark.model_registry import build_model
 from benchmark.config import compose_config
+from benchmark.model_registry import build_model
 
 SIZE = 32
 

@@ -12,14 +12,13 @@ from unittest import mock
 
 import pytest
 import torch
-
 from model_contract import ModelContract
 
 from baselines import feature_nets
 from baselines.cogan import CoGAN
-from benchmark.model_registry import UnalignedDataError, build_model, check_training_data
 from benchmark.config import compose_config
 from benchmark.data import open_domains
+from benchmark.model_registry import UnalignedDataError, build_model, check_training_data
 
 WEIGHTS: dict[str, Path] = {}
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from benchmark.config import (CONF_DIR, ConfigError, compose_config, config_hash, job_payload,
-                              resolved_dict)
+from benchmark.config import CONF_DIR, ConfigError, compose_config, config_hash, job_payload, resolved_dict
 
 SHIPPED = [(group, path.stem) for group in ("model", "dataset", "profile", "launcher", "suite")
            for path in sorted((CONF_DIR / group).glob("*.yaml"))]

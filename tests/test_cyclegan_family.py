@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from model_contract import ModelContract
 
 from models.base import set_requires_grad
@@ -77,8 +76,8 @@ def test_lsgan_discriminator_objective_is_halved():
 
 
 def test_all_loss_weights_zero_is_refused():
-    from benchmark.model_registry import build_model
     from benchmark.config import compose_config
+    from benchmark.model_registry import build_model
 
     cfg = compose_config(["profile=smoke", "model=cycle_only", "model.lambda_forward=0",
                           "model.lambda_backward=0"])

@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmark.data import (AlignedPairError, DatasetConfigError, DatasetNotFoundError,
-                            ImageFormatError, ImageReadError, LabelColourError, open_domains)
+from benchmark.data import (
+    AlignedPairError,
+    DatasetConfigError,
+    DatasetNotFoundError,
+    ImageFormatError,
+    ImageReadError,
+    LabelColourError,
+    open_domains,
+)
 from benchmark.data.pix2pix import open_pix2pix
 from evaluation.labels import TRAIN_PALETTE
 

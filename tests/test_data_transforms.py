@@ -6,8 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmark.data import (paired_train_transform, test_transform, to_image, to_tensor,
-                            train_transform)
+from benchmark.data import paired_train_transform, test_transform, to_image, to_tensor, train_transform
 from evaluation.labels import TRAIN_PALETTE
 
 

@@ -18,8 +18,13 @@ from PIL import Image
 
 import evaluation.fid as fid_mod
 import evaluation.inception_weights as iw
-from evaluation.fid import (InceptionWeightsError, check_inception_weights, compute_fid_kid,
-                            kid_subset_size, write_image_folder)
+from evaluation.fid import (
+    InceptionWeightsError,
+    check_inception_weights,
+    compute_fid_kid,
+    kid_subset_size,
+    write_image_folder,
+)
 
 UNREACHABLE = "http://weights.invalid/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 SIZE = 64  # Cityscapes photos are scored at 64-128²; Inception sees 299² either way

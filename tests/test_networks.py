@@ -6,8 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from models.networks import (PatchDiscriminator, ResnetGenerator, UnetGenerator,
-                             count_parameters, init_weights)
+from models.networks import PatchDiscriminator, ResnetGenerator, UnetGenerator, count_parameters, init_weights
 
 
 def _conv(cin: int, cout: int, k: int) -> int:

@@ -50,8 +50,8 @@ def test_unknown_precision_is_one_clear_line():
 
 
 def test_bf16_uses_fused_adam_and_fp32_keeps_the_default(monkeypatch):
-    from benchmark.model_registry import build_model
     from benchmark.config import compose_config
+    from benchmark.model_registry import build_model
 
     for precision, fused in (("fp32", None), ("bf16", True)):
         model = build_model(compose_config(["profile=smoke", f"trainer.precision={precision}"]))

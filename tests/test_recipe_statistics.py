@@ -16,9 +16,14 @@ import math
 import numpy as np
 import pytest
 
-from evaluation.recipe_statistics import (TWO_LEVEL_MIN_SEEDS, probability_of_improvement,
-                                          recipe_difference, recipe_interval, seeds_for_power,
-                                          welch_power)
+from evaluation.recipe_statistics import (
+    TWO_LEVEL_MIN_SEEDS,
+    probability_of_improvement,
+    recipe_difference,
+    recipe_interval,
+    seeds_for_power,
+    welch_power,
+)
 from evaluation.statistics import bootstrap_weights, paired_comparison, resampled_seed_scores
 
 PIXELS = 1000

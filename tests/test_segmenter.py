@@ -12,8 +12,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 import evaluation.segmenter_training as training_mod
-from evaluation.segmenter import (SegmenterConfig, build_segmentation_network, load_segmenter,
-                                  score_segmenter)
+from evaluation.segmenter import SegmenterConfig, build_segmentation_network, load_segmenter, score_segmenter
 from evaluation.segmenter_training import train_segmenter
 
 R = 32

@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-import submitit
-from submitit.core.utils import UncompletedJobError
-
 import slurm_helpers
+import submitit
 from slurm_helpers import require_slurm
+from submitit.core.utils import UncompletedJobError
 
 
 @pytest.fixture(scope="module")

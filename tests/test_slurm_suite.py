@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from slurm_helpers import require_slurm
 
 SUITE = ["ablations", "synthetic"]
@@ -217,8 +216,8 @@ def _submit_one_run(setup, name: str, launcher: list[str]):
 
 def _assert_finished_after_requeue(run, job, log_word: str) -> None:
     from benchmark.run.evaluate import evaluation_hash
-    from benchmark.suite.launcher import wait_for
     from benchmark.run.store import run_state
+    from benchmark.suite.launcher import wait_for
 
     wait_for([job], poll_s=2)
     assert run_state(run.run_dir, evaluation_hash(run.cfg)).finished, \

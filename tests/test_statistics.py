@@ -13,13 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmark.report.statistics import (
+    comparison_frame,
+    comparison_note,
+    interval_frame,
+    interval_note,
+    statistics_frames,
+)
 from benchmark.run.per_image import PerImageError, read_per_image, write_per_image
-from benchmark.report.statistics import (comparison_frame, comparison_note, interval_frame,
-                                         interval_note, statistics_frames)
 from evaluation.labels import CLASS_NAMES, NUM_CLASSES
 from evaluation.metrics import SCORE_NAMES, ConfusionMatrix, batch_scores
-from evaluation.statistics import (bootstrap_weights, holm, image_bootstrap, mean_and_std,
-                                   paired_comparison, seed_scores)
+from evaluation.statistics import bootstrap_weights, holm, image_bootstrap, mean_and_std, paired_comparison, seed_scores
 
 C = NUM_CLASSES
 

@@ -102,8 +102,8 @@ def test_unknown_suite_and_dataset_list_valid_names(capsys):
 
 def test_second_run_of_the_same_suite_refuses(tmp_path, capsys):
     from benchmark.config import compose_config
-    from benchmark.suite.jobs import suite_lock_path
     from benchmark.run.store import exclusive
+    from benchmark.suite.jobs import suite_lock_path
 
     base = compose_config(["dataset=synthetic", f"store_dir={tmp_path}"])
     with exclusive(suite_lock_path(base, "ablations", "synthetic"), "the first run"):

@@ -4,15 +4,20 @@
 the entry point; `checks` holds the whole-dataset checks; `iteration` turns a pair into the
 training sample stream and the test datasets; `transforms` holds the augmentation.
 """
-from .cityscapes_native import prepare_cityscapes
 from .checks import check_readable
+from .cityscapes_native import prepare_cityscapes
 from .domains import Domain, DomainPair
-from .errors import (AlignedPairError, DatasetConfigError, DatasetNotFoundError, ImageFormatError,
-                     ImageReadError, LabelColourError)
-from .registry import SOURCES, open_domains
+from .errors import (
+                     AlignedPairError,
+                     DatasetConfigError,
+                     DatasetNotFoundError,
+                     ImageFormatError,
+                     ImageReadError,
+                     LabelColourError,
+)
 from .iteration import TestDomain, TestPairs, UnpairedIterations, iteration_sampler
-from .transforms import (paired_train_transform, test_transform, to_image, to_tensor,
-                         train_transform)
+from .registry import SOURCES, open_domains
+from .transforms import paired_train_transform, test_transform, to_image, to_tensor, train_transform
 
 __all__ = [
     "AlignedPairError", "DatasetConfigError", "DatasetNotFoundError", "Domain", "DomainPair",

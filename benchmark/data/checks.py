@@ -12,6 +12,7 @@ Hand-written: no library checks an image folder against a dataset's layout.
 from __future__ import annotations
 
 from pathlib import Path
+
 from PIL import Image
 
 from .domains import DomainPair

@@ -6,20 +6,28 @@ Reading the native files gives exact labels (labelIds, not JPEG-blurred colours)
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
 from benchmark.atomic import save_image
-
 from evaluation.labels import label_ids_to_train_ids, train_ids_to_colors
 
-from .domains import (DomainPair, FileListDomain, domain_names, not_found, read_ids, read_rgb,
-                      require_root, resolve_split)
+from .domains import (
+    DomainPair,
+    FileListDomain,
+    domain_names,
+    not_found,
+    read_ids,
+    read_rgb,
+    require_root,
+    resolve_split,
+)
 from .errors import DatasetNotFoundError
 
 LAYOUT = ("ROOT/leftImg8bit/<split>/<city>/<name>_leftImg8bit.png and "

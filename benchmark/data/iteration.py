@@ -8,7 +8,7 @@ would have, and any number of DataLoader workers gives the same batches.
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch

@@ -11,8 +11,16 @@ from typing import Any
 
 from PIL import Image
 
-from .domains import (DomainPair, FileListDomain, domain_names, list_images, not_found, read_rgb,
-                      require_root, resolve_split)
+from .domains import (
+    DomainPair,
+    FileListDomain,
+    domain_names,
+    list_images,
+    not_found,
+    read_rgb,
+    require_root,
+    resolve_split,
+)
 from .errors import AlignedPairError
 
 LAYOUT = "ROOT/<split>/<n>.jpg (or .png), each file the A image and the B image side by side"

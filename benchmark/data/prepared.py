@@ -11,8 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from .domains import (DomainPair, FileListDomain, domain_names, list_images, not_found, read_ids,
-                      require_root, resolve_split)
+from .domains import (
+    DomainPair,
+    FileListDomain,
+    domain_names,
+    list_images,
+    not_found,
+    read_ids,
+    require_root,
+    resolve_split,
+)
 
 LAYOUT = ("ROOT/<split>/photo/<stem>.png, ROOT/<split>/labels/<stem>.png and "
           "ROOT/<split>/train_ids/<stem>.png")

@@ -6,7 +6,8 @@ on a source. Every pair leaves through the same checks (checks.py), whatever its
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import cityscapes_native, pix2pix, prepared, synthetic, unaligned
 from .checks import check_headers, check_label_samples

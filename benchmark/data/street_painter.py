@@ -19,9 +19,29 @@ import numpy as np
 from evaluation.labels import IGNORE_INDEX
 
 from .errors import DatasetConfigError
-from .street_canvas import (BICYCLE, BUILDING, BUS, CAR, FENCE, LIGHT, PERSON, POLE, RIDER, ROAD,
-                            SIDEWALK, SIGN, TERRAIN, TRUCK, VEGETATION, WALL, Canvas, Street,
-                            jitter, pick, render_photo)
+from .street_canvas import (
+    BICYCLE,
+    BUILDING,
+    BUS,
+    CAR,
+    FENCE,
+    LIGHT,
+    PERSON,
+    POLE,
+    RIDER,
+    ROAD,
+    SIDEWALK,
+    SIGN,
+    TERRAIN,
+    TRUCK,
+    VEGETATION,
+    WALL,
+    Canvas,
+    Street,
+    jitter,
+    pick,
+    render_photo,
+)
 
 _SPLIT_STREAM = {"train": 0, "test": 1}
 DEFAULT_SIZE = 256

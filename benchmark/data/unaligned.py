@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .domains import (DomainPair, FileListDomain, domain_names, list_images, not_found,
-                      require_root, resolve_split)
+from .domains import DomainPair, FileListDomain, domain_names, list_images, not_found, require_root, resolve_split
 
 LAYOUT = "ROOT/trainA, ROOT/trainB, ROOT/testA, ROOT/testB, each a folder of .jpg/.png images"
 

@@ -16,14 +16,14 @@ import json
 import os
 import shutil
 import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 from benchmark.report.claims import write_claims
 from benchmark.report.index import readme
 from benchmark.report.reference import load_reference
-from benchmark.report.runs import (LoadedRun, ReportWarning, TableSpec, atomic_write_text,
-                                   load_runs, normalize_spec)
+from benchmark.report.runs import LoadedRun, ReportWarning, TableSpec, atomic_write_text, load_runs, normalize_spec
 from benchmark.report.significance import table_stats
 from benchmark.report.tables import build_tables
 

@@ -8,8 +8,9 @@ heading saying plainly when the numbers come from a reduced profile.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from benchmark.report.reference import PaperReference
 from benchmark.report.runs import PROVENANCE_KEYS, TableSpec

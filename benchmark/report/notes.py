@@ -9,12 +9,22 @@ evaluator, FID weights) are stated — so they are written in one place and read
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from benchmark.report.reference import PaperReference
-from benchmark.report.runs import (FAILED, KID_SPREAD, METRICS, NOT_AVAILABLE, PENDING,
-                                   UNAVAILABLE, LoadedRun, TableSpec, direction_label,
-                                   sanity_name)
+from benchmark.report.runs import (
+    FAILED,
+    KID_SPREAD,
+    METRICS,
+    NOT_AVAILABLE,
+    PENDING,
+    UNAVAILABLE,
+    LoadedRun,
+    TableSpec,
+    direction_label,
+    sanity_name,
+)
 from benchmark.report.significance import TableStats
 
 PAPER_LABELS = {"amt_fooled_pct": "AMT % fooled"}

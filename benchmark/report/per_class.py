@@ -7,17 +7,35 @@ plots.py) shows where a difference between variants comes from.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from benchmark.report.reference import PaperReference, load_reference
-from benchmark.report.runs import (PENDING, LoadedRun, TableSpec, atomic_write_text,
-                                   class_names, direction_label, finite, per_class_frame,
-                                   sanity_name, sanity_rows, variant_order)
-from benchmark.report.writers import (header_lines, latex_escape, latex_table, latex_tabular,
-                                      markdown, markdown_comment, prefixed_comment)
+from benchmark.report.runs import (
+    PENDING,
+    LoadedRun,
+    TableSpec,
+    atomic_write_text,
+    class_names,
+    direction_label,
+    finite,
+    per_class_frame,
+    sanity_name,
+    sanity_rows,
+    variant_order,
+)
+from benchmark.report.writers import (
+    header_lines,
+    latex_escape,
+    latex_table,
+    latex_tabular,
+    markdown,
+    markdown_comment,
+    prefixed_comment,
+)
 
 META_COLUMNS = ("direction", "variant", "method", "n_seeds")
 

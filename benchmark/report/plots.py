@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,9 +29,20 @@ from benchmark.atomic import atomic_path as atomic_target
 from benchmark.report import sample_grid
 from benchmark.report.per_class import build_per_class
 from benchmark.report.reference import PaperReference, load_reference
-from benchmark.report.runs import (METRICS, LoadedRun, ReportWarning, TableSpec,
-                                   direction_label, finite, load_runs, normalize_spec,
-                                   sanity_name, sanity_rows, scores_frame, variant_order)
+from benchmark.report.runs import (
+    METRICS,
+    LoadedRun,
+    ReportWarning,
+    TableSpec,
+    direction_label,
+    finite,
+    load_runs,
+    normalize_spec,
+    sanity_name,
+    sanity_rows,
+    scores_frame,
+    variant_order,
+)
 from benchmark.report.significance import TableStats
 
 DPI = 150

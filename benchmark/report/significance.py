@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import pandas as pd
 
 from benchmark.report.reference import PaperReference
-from benchmark.report.runs import (ACCURACY_METRICS, LoadedRun, ReportWarning, TableSpec,
-                                   atomic_write_text, direction_label)
+from benchmark.report.runs import (
+    ACCURACY_METRICS,
+    LoadedRun,
+    ReportWarning,
+    TableSpec,
+    atomic_write_text,
+    direction_label,
+)
 from benchmark.report.statistics import ALPHA, comparison_note, interval_note, statistics_frames
 
 #: The marks of a cell whose recipe scores higher / lower than CycleGAN's, significant after

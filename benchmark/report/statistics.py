@@ -26,20 +26,28 @@ paired with seed k of the reference; where the seed sets differ the intersection
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from benchmark.run.per_image import PerImageError, read_per_image
 from evaluation.metrics import SCORE_NAMES
-from evaluation.recipe_statistics import (TWO_LEVEL_MIN_SEEDS, recipe_difference, recipe_interval,
-                                          seeds_for_power)
-from evaluation.statistics import (DEFAULT_CONFIDENCE, DEFAULT_PERMUTATIONS, DEFAULT_RESAMPLES,
-                                   bootstrap_weights, holm, paired_comparison, resampled_seed_scores,
-                                   seed_scores, sign_flips)
+from evaluation.recipe_statistics import TWO_LEVEL_MIN_SEEDS, recipe_difference, recipe_interval, seeds_for_power
+from evaluation.statistics import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_PERMUTATIONS,
+    DEFAULT_RESAMPLES,
+    bootstrap_weights,
+    holm,
+    paired_comparison,
+    resampled_seed_scores,
+    seed_scores,
+    sign_flips,
+)
 
 REFERENCE_VARIANT = "cyclegan"
 ALPHA = 0.05
@@ -244,7 +252,8 @@ def comparison_frame(runs: Iterable[Any], direction: str, *, reference: str = RE
         scores = collected[variant]
         base = {"direction": direction, "variant": variant, "reference": reference, "n_resamples": 0,
                 "n_permutations": 0, "confidence": confidence, "family_size": len(family) * len(SCORE_NAMES)}
-        reason = scores if isinstance(scores, str) else (f"reference {reference}: {ref}" if isinstance(ref, str) else "")
+        reason = scores if isinstance(scores, str) else \
+            (f"reference {reference}: {ref}" if isinstance(ref, str) else "")
         if reason:
             rows += [{**base, "metric": m, "n_images": 0, "n_seeds": 0, "seeds": "", "note": reason}
                      for m in SCORE_NAMES]
@@ -279,7 +288,8 @@ def statistics_frames(runs: Iterable[Any], direction: str, *, reference: str = R
                                confidence=confidence, collected=shown)
     comparisons = comparison_frame(runs, direction, reference=reference, n_resamples=n_resamples,
                                    n_permutations=n_permutations, seed=seed, confidence=confidence,
-                                   alpha=alpha, collected={**shown, reference: collected.get(reference, "no finished run")})
+                                   alpha=alpha,
+                                   collected={**shown, reference: collected.get(reference, "no finished run")})
     return intervals, comparisons
 
 

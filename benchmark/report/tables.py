@@ -12,22 +12,44 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from benchmark.report import per_class, significance, writers
 from benchmark.report.notes import PAPER_LABELS, reduced_profile, table_notes
 from benchmark.report.reference import PaperReference, load_reference
-from benchmark.report.runs import (ACCURACY_METRICS, FAILED, GENERATION_METRICS, KID_SPREAD,
-                                   METRICS, NOT_AVAILABLE, PENDING, PROVENANCE_KEYS,
-                                   REAL_PHOTOS, UNAVAILABLE, LoadedRun, ReportWarning,
-                                   TableSpec, TableSpecError, atomic_write_text, class_names,
-                                   direction_label, expected_seeds, finite, load_runs,
-                                   normalize_spec, per_class_frame, sanity_name, sanity_rows,
-                                   scores_frame, variant_order)
+from benchmark.report.runs import (
+    ACCURACY_METRICS,
+    FAILED,
+    GENERATION_METRICS,
+    KID_SPREAD,
+    METRICS,
+    NOT_AVAILABLE,
+    PENDING,
+    PROVENANCE_KEYS,
+    REAL_PHOTOS,
+    UNAVAILABLE,
+    LoadedRun,
+    ReportWarning,
+    TableSpec,
+    TableSpecError,
+    atomic_write_text,
+    class_names,
+    direction_label,
+    expected_seeds,
+    finite,
+    load_runs,
+    normalize_spec,
+    per_class_frame,
+    sanity_name,
+    sanity_rows,
+    scores_frame,
+    variant_order,
+)
 from benchmark.report.significance import TableStats
 from benchmark.report.writers import latex_escape
 

@@ -10,14 +10,22 @@ its defaults, its provenance being provenance.json beside it and the columns of
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
 from benchmark.report.reference import PaperReference
-from benchmark.report.runs import (KID_SPREAD, METRICS, PENDING, PROVENANCE_KEYS, LoadedRun,
-                                   atomic_write_text, long_frame)
+from benchmark.report.runs import (
+    KID_SPREAD,
+    METRICS,
+    PENDING,
+    PROVENANCE_KEYS,
+    LoadedRun,
+    atomic_write_text,
+    long_frame,
+)
 
 #: Characters LaTeX treats specially in a plain-text cell, and what to write instead.
 LATEX_ESCAPES = {**{ch: "\\" + ch for ch in "&%$#_{}"}, "~": r"\textasciitilde{}",

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from benchmark.config import ConfigError, available, compose_config, config_hash, directions_of, run_dir_of
 
+
 @dataclass
 class PlannedRun:
     variant: str

@@ -148,11 +148,12 @@ def suite_and_config(suite_name: str, dataset: str, overrides: list[str]) -> tup
 
 def format_plan(table: pd.DataFrame, cost: RunCost, *, power: float, alpha: float, source: str) -> str:
     """The printed plan: one line per claim x table x score, then the cost and how it was got."""
-    from benchmark.run.cost import duration
     from benchmark.report.runs import direction_label
+    from benchmark.run.cost import duration
 
     lines = [f"seeds per recipe for {power:.0%} power (two-sided Welch test, α = {alpha}), from {source}:", ""]
-    header = f"{'claim':<22} {'direction':<14} {'score':<14} {'have':>9} {'Δ':>8} {'sd':>15} {'needed':>7} {'to add':>7}"
+    header = (f"{'claim':<22} {'direction':<14} {'score':<14} {'have':>9} {'Δ':>8} {'sd':>15} "
+              f"{'needed':>7} {'to add':>7}")
     lines += [header, "-" * len(header)]
     for r in table.itertuples():
         have = f"{r.n_variant} vs {r.n_reference}"
