@@ -8,7 +8,8 @@ not have is skipped, so baselines with their own keys compose as long as the sha
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -56,7 +57,7 @@ RULES: tuple[tuple[str, str, Any, Any, bool], ...] = (
     ("launcher.mem_gb", FLOAT, 1e-3, None, False),
     ("launcher.timeout_min", INT, 1, None, False),
     ("launcher.array_parallelism", INT, 1, None, False),
-    ("launcher.runs_per_gpu", INT, 1, None, False),
+    ("launcher.runs_per_gpu", INT, 1, None, False),  # runs sharing one job's GPU: suite/packing.py
     ("launcher.signal_delay_s", INT, 0, None, False),
     ("launcher.max_num_timeout", INT, 0, None, False),
     ("launcher.mode", CHOICE, ("inprocess", "submitit"), None, False),

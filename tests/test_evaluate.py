@@ -9,8 +9,7 @@ from PIL import Image
 
 from benchmark.cli import main
 from benchmark.config import compose_config
-from benchmark.run.evaluate import (GeneratedImageError, MissingFinalCheckpoint, evaluate_run,
-                                reference_rows)
+from benchmark.run.evaluate import GeneratedImageError, MissingFinalCheckpoint, evaluate_run, reference_rows
 from benchmark.run.train import train
 from evaluation.labels import CLASS_NAMES
 
@@ -101,7 +100,7 @@ def test_reference_json_cli(tmp_path, capsys):
 def test_ground_truth_row_on_real_cityscapes_is_near_one(shared_data, tmp_path):
     """The JPEG colour halves, snapped, score ≈ 1 against themselves resized (sanity of the protocol)."""
     from benchmark.data import open_domains
-    from benchmark.run.evaluate import read_rgb_resized
+    from benchmark.run.real_images import read_rgb_resized
     from evaluation.labels import snap_to_palette
     from evaluation.metrics import ConfusionMatrix
 
@@ -127,12 +126,12 @@ def test_weights_supplied_after_an_offline_run_rescore_fid_without_training(tmp_
     import hashlib
 
     import torch
+    from omegaconf import OmegaConf
 
     import benchmark.run.train
     import evaluation.fid as fid_mod
     import evaluation.inception_weights as iw
     from benchmark.suite.jobs import execute_run
-    from omegaconf import OmegaConf
 
     weights = fid_mod.inception_weights_path(None, timeout_s=2)  # the real hub cache (provisioned once)
     monkeypatch.setattr(iw, "torch_fidelity_url", lambda: "http://weights.invalid/x-6726825d.pth")
@@ -193,3 +192,36 @@ def test_evaluation_hash_never_changes(overrides, weights, expected, monkeypatch
 
     monkeypatch.setattr(fid_mod, "weights_identity", lambda weights_path: weights)
     assert evaluation_hash(compose_config(overrides)) == expected
+
+
+def test_the_block_and_the_hash_come_from_one_settings_value(monkeypatch, tmp_path):
+    """The block names the weights there are when it is taken (after scoring), never ones read
+    when the settings were built; its hash is the evaluation hash of those weights."""
+    import evaluation.fid as fid_mod
+    from benchmark.run.evaluation_settings import evaluation_settings
+
+    cfg = compose_config(["dataset=cityscapes", "profile=cpu", f"store_dir={tmp_path}"])
+    monkeypatch.setattr(fid_mod, "weights_identity", lambda weights_path: "unavailable")
+    settings = evaluation_settings(cfg)
+    assert settings.hash() == "c3af253ad64c"
+    monkeypatch.setattr(fid_mod, "weights_identity", lambda weights_path: CONVERTED)  # provisioned meanwhile
+    block = settings.block(None, 500)
+    assert block["evaluation_hash"] == "53be90ba39ad" and block["fid_weights_sha256"] == CONVERTED
+    assert (block["snap_rule"], block["kid_subset_size"], block["kid_subsets"]) == ("train19", 100, 100)
+    assert block["evaluator_arch"] == "lraspp_mobilenet_v3_large" and block["resolution"] == 128
+    assert block["directions"] == {"X2Y": "photo2labels", "Y2X": "labels2photo"}
+
+
+def test_evaluator_ready_is_one_rule(tmp_path):
+    from benchmark.run.evaluate import evaluator_ready
+    from benchmark.run.evaluation_settings import evaluation_settings
+
+    cityscapes = compose_config(["dataset=cityscapes", "profile=cpu", f"store_dir={tmp_path}"])
+    assert not evaluator_ready(cityscapes)  # a label-map side and no evaluator yet
+    trained = evaluation_settings(cityscapes).evaluator_dir / "segmenter.pt"
+    trained.parent.mkdir(parents=True)
+    trained.write_bytes(b"")
+    assert evaluator_ready(cityscapes)
+    assert evaluator_ready(compose_config(["dataset=cityscapes", "profile=cpu", f"store_dir={tmp_path / 'x'}",
+                                           "evaluation.segmenter.checkpoint=/given/seg.pt"]))
+    assert evaluator_ready(compose_config(["dataset=facades", "profile=paper", f"store_dir={tmp_path / 'x'}"]))

@@ -11,7 +11,6 @@ import json
 import statistics
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -27,12 +26,14 @@ def test_pack_keeps_order_and_puts_the_rest_last():
         packing.pack([1], 0)
 
 
-def test_runs_per_gpu_is_read_and_checked():
+def test_runs_per_gpu_is_read_and_checked_with_the_config():
+    from benchmark.config import ConfigError, compose_config
+
     assert packing.runs_per_gpu(OmegaConf.create({})) == 1
     assert packing.runs_per_gpu(OmegaConf.create({"runs_per_gpu": 3})) == 3
-    for bad in (0, -2, "two"):
-        with pytest.raises(ValueError, match=r"launcher.runs_per_gpu=.*integer >= 1"):
-            packing.runs_per_gpu(OmegaConf.create({"runs_per_gpu": bad}))
+    for bad in (0, -2, "two"):  # refused when the config is composed, before anything is planned
+        with pytest.raises(ConfigError, match=r"launcher.runs_per_gpu=.*integer >= 1"):
+            compose_config(["launcher=slurm", f"launcher.runs_per_gpu={bad}"])
 
 
 def test_children_split_the_jobs_cpus_and_the_job_asks_for_k_runs_worth():
@@ -88,14 +89,14 @@ def _sacct_states(job_id: str) -> list[str]:
 def test_two_runs_share_one_job_and_each_resumes_after_its_time_limit(tmp_path):
     import pandas as pd
     import torch
+    from slurm_helpers import require_slurm
 
     from benchmark.config import compose_config
     from benchmark.run.evaluate import ensure_segmenter, evaluation_hash
-    from benchmark.suite.launcher import submit_slurm, wait_for
     from benchmark.run.store import run_state
-    from benchmark.suite.plan import plan
     from benchmark.run.train import train
-    from slurm_helpers import require_slurm
+    from benchmark.suite.launcher import submit_slurm, wait_for
+    from benchmark.suite.plan import plan
 
     require_slurm()
     threads = torch.get_num_threads()

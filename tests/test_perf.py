@@ -1,7 +1,7 @@
 """`benchmark perf` at tiny sizes: the table has its rows, the numbers are real, JSON is written.
 
 Speed itself is not asserted (the CI machine is shared); what could break is the plumbing:
-row selection, FLOP counting, the probe, memory accounting, the eval lines and their skipping.
+row selection, FLOP counting, the probe, memory accounting, the settings, the eval lines.
 """
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import torch
 
 from benchmark.perf import cli as perf
 from benchmark.perf import scoring as perf_eval
+from benchmark.perf.settings import PerfSettings
 
 
 def test_tiny_run_prints_rows_and_writes_json(tmp_path, capsys):
@@ -91,12 +92,9 @@ def test_bad_arguments_exit_2_with_one_line(capsys):
         assert "CUDA is not available" in capsys.readouterr().err
 
 
-def test_eval_lines_and_missing_modules_are_skipped(tmp_path, monkeypatch, capsys):
-    # The FID extractor is exercised separately below; here it stands for a missing module.
-    def missing(_tmp):
-        raise ImportError("torch_fidelity not installed")
-
-    monkeypatch.setattr(perf_eval, "_inception_random", missing)
+def test_eval_lines_time_generator_evaluator_and_fid_features(tmp_path, monkeypatch, capsys):
+    # The FID extractor is exercised separately below; here a small stand-in keeps the test fast.
+    monkeypatch.setattr(perf_eval, "_inception_random", lambda _tmp: torch.nn.Identity())
     import evaluation.fid
 
     monkeypatch.setattr(evaluation.fid, "find_inception_weights", lambda *a, **k: (None, None))
@@ -104,9 +102,41 @@ def test_eval_lines_and_missing_modules_are_skipped(tmp_path, monkeypatch, capsy
     assert perf.main(["--tiny", "--device", "cpu", "--eval", "--json", str(out),
                       "--configs", "*:fp32:contiguous"]) == 0
     evals = json.loads(out.read_text())["eval"]
-    assert [e["task"] for e in evals] == ["translate with G", "segment (evaluator)"]
+    assert [e["task"] for e in evals] == ["translate with G", "segment (evaluator)", "FID features"]
     assert all(e["images_per_s"] > 0 for e in evals)
+    # the evaluator is the network evaluation/segmenter.py trains, not a stand-in
+    from evaluation.segmenter import DEFAULT_ARCH
+
+    assert evals[1]["model"] == f"evaluation.segmenter.build_segmentation_network({DEFAULT_ARCH!r})"
     assert "images/s" in capsys.readouterr().out
+
+
+def test_eval_lines_do_not_hide_a_missing_module(monkeypatch):
+    """Every module the lines use is a dependency: one that fails to import is an error, not a
+    line quietly left out of the table."""
+    def missing(_tmp):
+        raise ImportError("torch_fidelity not installed")
+
+    monkeypatch.setattr(perf_eval, "_inception_random", missing)
+    import evaluation.fid
+
+    monkeypatch.setattr(evaluation.fid, "find_inception_weights", lambda *a, **k: (None, None))
+    settings = PerfSettings.from_args(perf.parse_args(["--tiny", "--eval"]), torch.device("cpu"))
+    with pytest.raises(ImportError, match="torch_fidelity"):
+        perf_eval.eval_lines(settings)
+
+
+def test_settings_are_built_once_and_frozen():
+    import dataclasses
+
+    cpu = torch.device("cpu")
+    tiny = PerfSettings.from_args(perf.parse_args(["--tiny"]), cpu)
+    assert (tiny.iterations, tiny.warmup, tiny.threads, tiny.shapes) == (1, 1, 1, perf.TINY_SHAPES)
+    full = PerfSettings.from_args(perf.parse_args(["--warmup", "0", "--no-mkldnn"]), cpu)
+    assert (full.iterations, full.warmup, full.threads, full.mkldnn) == (5, 0, None, False)
+    assert full.shapes == perf.SHAPES and full.eval_sizes.size == 128 and full.probe.channels == 256
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        full.iterations = 3
 
 
 def test_fid_extractor_builds_from_random_weights_without_download(tmp_path, monkeypatch):
@@ -149,8 +179,8 @@ def test_networks_only_replays_exactly_the_calls_of_one_step():
 
 
 def test_train_step_returns_detached_scalars_without_a_host_sync():
-    from benchmark.model_registry import build_model
     from benchmark.config import compose_config
+    from benchmark.model_registry import build_model
 
     model = build_model(compose_config(["profile=smoke", "model=cyclegan"]))
     model.configure_optimizers(lr=2e-4, betas=(0.5, 0.999), lr_lambda=lambda s: 1.0)

@@ -13,8 +13,14 @@ import pytest
 import torch
 
 from benchmark.config import compose_config
-from benchmark.run.train import (CHECKPOINT, CheckpointMismatchError, NonFiniteLossError,
-                             iteration_budget, linear_decay, train)
+from benchmark.run.train import (
+    CHECKPOINT,
+    CheckpointMismatchError,
+    NonFiniteLossError,
+    iteration_budget,
+    linear_decay,
+    train,
+)
 from models.cyclegan import CycleGANFamily
 
 

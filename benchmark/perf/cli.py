@@ -4,8 +4,8 @@ step comes to this machine's measured peak.
 
     benchmark perf                          # cpu-profile sizes (64², 6 blocks, 32 filters)
     benchmark perf --device cuda --json perf.json --eval
-    python -m benchmark.perf.cli --configs 'cyclegan:6blocks-128:*:*' --iterations 5
-    python -m benchmark.perf.cli --configs '9blocks-256:*:*'    # SHAPE:PRECISION:FORMAT: CycleGAN only
+    benchmark perf --configs 'cyclegan:6blocks-128:*:*' --iterations 5
+    benchmark perf --configs '9blocks-256:*:*'    # SHAPE:PRECISION:FORMAT: CycleGAN only
 
 Overhead share = (whole step - networks only) / whole step, both timed interleaved on the same
 model (benchmark/perf/step.py says what each includes).
@@ -38,8 +38,9 @@ from pathlib import Path
 
 import torch
 
-from benchmark.perf.scoring import eval_lines
 from benchmark.perf.probes import MatmulProbe, PeakMemory, Probe, count_flops, load1, time_calls
+from benchmark.perf.scoring import eval_lines
+from benchmark.perf.settings import SHAPES, TINY_SHAPES, PerfSettings  # noqa: F401 (SHAPES: tests)
 from benchmark.perf.step import ModelChoice, Shape, model_choices, prepare
 
 
@@ -47,15 +48,8 @@ class PerfError(ValueError):
     """Bad benchmark arguments; printed as one line, exit code 2."""
 
 
-CPU_SHAPE = Shape("6blocks-64", 6, 64, filters=32, disc_filters=32)  # profile=cpu
-SHAPES = (CPU_SHAPE, Shape("6blocks-128", 6, 128), Shape("9blocks-256", 9, 256))
-TINY_SHAPES = (Shape("tiny-2blocks-32", 2, 32, filters=8, disc_filters=8),)
 PRECISIONS = ("fp32", "bf16", "fp16")
 MEMORY_FORMATS = ("contiguous", "channels_last")
-# The probe: the residual-block convolution of the 9-block generator at 256x256.
-PROBE = {"channels": 256, "size": 64}
-TINY_PROBE = {"channels": 32, "size": 16}
-MATMUL_PROBE, TINY_MATMUL_PROBE = 1024, 128
 
 
 @dataclass(frozen=True)
@@ -99,7 +93,8 @@ def native_bf16(device: torch.device) -> tuple[bool, str]:
 
 def resolve_device(name: str) -> torch.device:
     """benchmark.device's rule (the one training uses), said in perf's option names."""
-    from benchmark.device import DeviceError, resolve_device as resolve
+    from benchmark.device import DeviceError
+    from benchmark.device import resolve_device as resolve
 
     try:
         return resolve(name)
@@ -158,23 +153,24 @@ def select_rows(candidates: list[Row], patterns: str | None, device, bf16_ok,
 
 
 # -- the rows --------------------------------------------------------------------------------------
-def measure_row(row: Row, device, args, flops: dict, probes: dict, memory: PeakMemory) -> dict:
+def measure_row(row: Row, settings: PerfSettings, flops: dict, probes: dict, memory: PeakMemory) -> dict:
     """Warm up, time `iterations` whole steps and as many networks-only replays (interleaved, so
     a change of machine load hits both alike), and probe the peak right before and after."""
-    shape = row.shape
+    shape, device = row.shape, settings.device
     key = (row.precision, row.memory_format)
     if key not in probes:
-        probes[key] = (Probe(device, row.precision, row.memory_format, **args.probe),
-                       MatmulProbe(device, row.precision, args.matmul_probe))
+        probes[key] = (Probe(device, row.precision, row.memory_format, settings.probe.channels,
+                             settings.probe.size),
+                       MatmulProbe(device, row.precision, settings.matmul_probe))
     probe_set = probes[key]
-    n_probe = max(5, args.iterations)
+    n_probe = max(5, settings.iterations)
     load = load1()
     probe_times = [p.sample(n_probe) for p in probe_set]
 
     memory.start()
     step = prepare(row.model, shape, row.precision, row.memory_format, device)
     flop_key = (row.model, shape.name)
-    warmup = args.warmup
+    warmup = settings.warmup
     if flop_key not in flops:  # counted once per model and shape; the counted step is a warm-up
         flops[flop_key] = count_flops(step.whole)
         warmup -= 1
@@ -182,7 +178,7 @@ def measure_row(row: Row, device, args, flops: dict, probes: dict, memory: PeakM
         step.whole()
         step.networks_only()
     times, net_times, cpu, net_cpu = [], [], [], []
-    for _ in range(args.iterations):
+    for _ in range(settings.iterations):
         for fn, wall_out, cpu_out in ((step.whole, times, cpu), (step.networks_only, net_times, net_cpu)):
             c = time.process_time()
             wall_out += time_calls(fn, 1, device)
@@ -218,9 +214,10 @@ def measure_row(row: Row, device, args, flops: dict, probes: dict, memory: PeakM
 
 
 # -- output ------------------------------------------------------------------------------------------
-def header(device: torch.device, bf16_note: str, memory: PeakMemory, args) -> dict:
+def header(settings: PerfSettings, bf16_note: str, memory: PeakMemory) -> dict:
     from benchmark.provenance import device_description, git_state
 
+    device, probe = settings.device, settings.probe
     git = git_state()
     return {"device": device_description(device), "torch": torch.__version__,
             "threads": torch.get_num_threads(),
@@ -233,9 +230,9 @@ def header(device: torch.device, bf16_note: str, memory: PeakMemory, args) -> di
             # the cores their peers need: measured 20.3 s vs 8.3 s per 6-block step at load ~5.
             "omp_env": " ".join(f"{k}={os.environ.get(k, 'unset')}"
                                 for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")),
-            "iterations": args.iterations, "warmup": args.warmup,
-            "probe": f"peak = the faster of conv3x3 {args.probe['channels']}->{args.probe['channels']} at "
-                     f"{args.probe['size']}², batch 1, and matmul {args.matmul_probe}², forward+backward",
+            "iterations": settings.iterations, "warmup": settings.warmup,
+            "probe": f"peak = the faster of conv3x3 {probe.channels}->{probe.channels} at "
+                     f"{probe.size}², batch 1, and matmul {settings.matmul_probe}², forward+backward",
             "overhead": "share of the whole step (data, to-device, train_step, loss transfer, log "
                         "row) outside the networks' own forward+backward (benchmark/perf/step.py); "
                         + ("from process CPU time (robust to other jobs on the CPU)" if device.type == "cpu"
@@ -325,49 +322,36 @@ def main(argv: list[str] | None = None) -> int:
     except PerfError as err:
         print(f"benchmark perf: {err}", file=sys.stderr)
         return 2
+    settings = PerfSettings.from_args(args, device)
     # Threads and backend switches are process-wide: restore them so a caller (or a test run in
     # the same process) is left as it was.
     saved = (torch.get_num_threads(), torch.backends.mkldnn.enabled, torch.backends.cudnn.benchmark)
     try:
-        return _run(args, device)
+        return _run(settings)
     finally:
         torch.set_num_threads(saved[0])
         torch.backends.mkldnn.enabled, torch.backends.cudnn.benchmark = saved[1], saved[2]
 
 
-def _run(args: argparse.Namespace, device: torch.device) -> int:
-    cuda = device.type == "cuda"
-    if args.tiny and args.threads is None and not cuda:
-        # Tiny ops are too small to split: on a shared machine each op's thread barrier waits
-        # for a descheduled peer and one 0.15 s step becomes ~10 s with 2 threads.
-        args.threads = 1
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.no_mkldnn:
+def _run(settings: PerfSettings) -> int:
+    device = settings.device
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    if not settings.mkldnn:
         torch.backends.mkldnn.enabled = False
-    if args.cudnn_benchmark:
+    if settings.cudnn_benchmark:
         torch.backends.cudnn.benchmark = True
-    if args.tiny:
-        args.iterations = args.iterations or 1
-        args.warmup = 1 if args.warmup is None else args.warmup
-        args.probe, args.matmul_probe, shapes = TINY_PROBE, TINY_MATMUL_PROBE, TINY_SHAPES
-        args.eval_size, args.eval_batch, args.eval_filters, args.eval_blocks = 32, 2, 8, 2
-    else:
-        args.iterations = args.iterations or (20 if cuda else 5)
-        args.warmup = (5 if cuda else 2) if args.warmup is None else args.warmup
-        args.probe, args.matmul_probe, shapes = PROBE, MATMUL_PROBE, SHAPES
-        args.eval_size, args.eval_batch, args.eval_filters, args.eval_blocks = 128, 16, 64, 6
     bf16_ok, bf16_note = native_bf16(device)
     try:
         choices = model_choices()
-        rows, notes = select_rows(candidate_rows(device, shapes, choices), args.configs, device, bf16_ok,
-                                  shapes[0])
+        rows, notes = select_rows(candidate_rows(device, settings.shapes, choices), settings.configs,
+                                  device, bf16_ok, settings.shapes[0])
     except PerfError as err:
         print(f"benchmark perf: {err}", file=sys.stderr)
         return 2
 
     memory = PeakMemory(device)
-    head = header(device, bf16_note, memory, args)
+    head = header(settings, bf16_note, memory)
     print(f"measuring {len(rows)} rows on {head['device']} (load {head['load_at_start']})",
           flush=True)
     failed = [f"{c.name}: {c.skip}" for c in choices if c.skip]
@@ -376,7 +360,7 @@ def _run(args: argparse.Namespace, device: torch.device) -> int:
     results = []
     for row in rows:
         try:
-            results.append(measure_row(row, device, args, flops, probes, memory))
+            results.append(measure_row(row, settings, flops, probes, memory))
         except Exception as exc:  # noqa: BLE001 -- one model that cannot build must not end the table
             failed.append(f"{row.id}: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:160]}")
             print(f"  {row.id}: skipped ({type(exc).__name__}: {exc})", flush=True)
@@ -385,15 +369,15 @@ def _run(args: argparse.Namespace, device: torch.device) -> int:
         print(f"  {r['id']}: {r['s_per_iteration']:.4g} s/iteration, networks only "
               f"{r['networks_only_s']:.4g} s (overhead {100 * r['overhead_share']:.0f}%), efficiency "
               f"{r['efficiency']:.2f} (load {r['load_1min']:.2f})", flush=True)
-    evals = eval_lines(device, args) if args.eval else []
+    evals = eval_lines(settings) if settings.eval else []
     print()
     print(render(head, results, evals, notes, {c.name: c.kind for c in choices}, failed))
-    if args.json:
+    if settings.json:
         from benchmark.atomic import write_json
 
-        write_json(args.json, {"header": head, "rows": results, "eval": evals, "skipped": notes,
-                               "failed": failed})
-        print(f"\nwrote {args.json}")
+        write_json(settings.json, {"header": head, "rows": results, "eval": evals, "skipped": notes,
+                                   "failed": failed})
+        print(f"\nwrote {settings.json}")
     return 0
 
 

@@ -14,12 +14,13 @@ import math
 import os
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from benchmark.run.step import to_channels_last
 from models.precision import AMP_DTYPES
 
 
@@ -48,11 +49,6 @@ def count_flops(fn: Callable[[], object]) -> int:
     return int(counter.get_total_flops())
 
 
-def _to_format(t: torch.Tensor, memory_format: str) -> torch.Tensor:
-    return t.contiguous(memory_format=torch.channels_last if memory_format == "channels_last"
-                        else torch.contiguous_format)
-
-
 class Probe:
     """The peak-speed reference: one conv forward + backward under the row's precision and format."""
 
@@ -62,9 +58,9 @@ class Probe:
         self.device = device
         self.dtype = AMP_DTYPES[precision]
         self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device)
-        self.x = _to_format(torch.randn(1, channels, size, size, device=device), memory_format)
+        self.x = torch.randn(1, channels, size, size, device=device)
         if memory_format == "channels_last":
-            self.conv = self.conv.to(memory_format=torch.channels_last)
+            self.conv, self.x = to_channels_last(self.conv), to_channels_last(self.x)
         self.x.requires_grad_(True)  # so backward computes the input gradient too, as in a net
         self.grad = None
         self.flop = count_flops(self)

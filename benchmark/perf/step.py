@@ -1,14 +1,15 @@
 """One training iteration of any model, timed two ways: the whole step and the networks alone.
 
-"Whole step" is what the trainer does per iteration (benchmark/run/train.py): draw the batch from
-the real data path (UnpairedIterations, DataLoader), move it to the device, `train_step`
-(losses, image pools, optimisers, schedulers), and hand the losses to the LossBuffer, drained
-every step as the profiles' `log_every: 1` does. "Networks only" replays exactly the network
-calls that one `train_step` made -- recorded with forward hooks: which network, the input
-shape, whether the input needed a gradient, whether the network's weights did, grad mode --
-on fresh inputs, and runs one backward over all of them: the forward and backward work of G,
-F, D_X, D_Y (or a baseline's networks) with nothing around it. The difference is the
-per-iteration overhead the issue asks to keep below 15%.
+"Whole step" is what the trainer does per iteration, run by the trainer's own code
+(benchmark/run/step.py): draw the batch from the real data path (UnpairedIterations,
+DataLoader), move it to the device, `train_step` (losses, image pools, optimisers, schedulers),
+and hand the losses to the LossBuffer, drained every step as the profiles' `log_every: 1`
+does. "Networks only" replays exactly the network calls that one `train_step` made -- recorded
+with forward hooks: which network, the input shape, whether the input needed a gradient,
+whether the network's weights did, grad mode -- on fresh inputs, and runs one backward over
+all of them: the forward and backward work of G, F, D_X, D_Y (or a baseline's networks) with
+nothing around it. The difference is the per-iteration overhead the issue asks to keep below
+15%.
 
 Hand-written: torch.profiler can attribute time to modules, but its own per-op cost is of the
 order of the overhead being measured at these sizes.
@@ -16,14 +17,14 @@ order of the overhead being measured at these sizes.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch import nn
 
-from benchmark.run.loss_buffer import LossBuffer
+from benchmark.run.step import to_channels_last
 
 #: The ablation presets, in the order of Tables 4-5; every other model config is a baseline.
 VARIANTS = ("cyclegan", "gan_only", "cycle_only", "gan_forward", "gan_backward")
@@ -60,8 +61,8 @@ def model_choices() -> list[ModelChoice]:
     """The five presets, then every other model config whose family is registered."""
     from omegaconf import OmegaConf
 
-    from benchmark.model_registry import MODEL_FAMILIES
     from benchmark.config import CONF_DIR, available
+    from benchmark.model_registry import MODEL_FAMILIES
 
     names = available("model")
     out = [ModelChoice(n, "variant") for n in VARIANTS if n in names]
@@ -91,13 +92,16 @@ def _family(node, conf_dir: Path) -> str | None:
     return None
 
 
-def compose_for(model: str, shape: Shape, device: torch.device, precision: str):
-    """The root config of `model` at `shape` (cpu profile otherwise), synthetic data."""
+def compose_for(model: str, shape: Shape, device: torch.device, precision: str,
+                memory_format: str = "contiguous"):
+    """The root config of `model` at `shape`, precision and memory format (cpu profile
+    otherwise: lr 2e-4, betas (0.5, 0.999)), synthetic data."""
     from benchmark.config import compose_config
 
     return compose_config([
         f"model={model}", "profile=cpu", "dataset=synthetic", f"device={device}",
-        f"trainer.precision={precision}", "progress=false",
+        f"trainer.precision={precision}", f"trainer.channels_last={str(memory_format == 'channels_last').lower()}",
+        "progress=false",
         f"network.n_blocks={shape.n_blocks}", f"network.base_filters={shape.filters}",
         f"network.disc_base_filters={shape.disc_filters}", f"data.crop_size={shape.size}",
         f"data.load_size={shape.load_size}", f"trainer.batch_size={shape.batch}",
@@ -115,7 +119,7 @@ class TensorSlot:
     channels_last: bool
 
     @classmethod
-    def of(cls, t: torch.Tensor) -> "TensorSlot":
+    def of(cls, t: torch.Tensor) -> TensorSlot:
         cl = t.dim() == 4 and not t.is_contiguous() and t.is_contiguous(memory_format=torch.channels_last)
         return cls(tuple(t.shape), t.dtype, t.requires_grad, cl)
 
@@ -124,7 +128,7 @@ class TensorSlot:
             return torch.zeros(self.shape, dtype=self.dtype, device=device)
         t = (torch.rand(self.shape, generator=gen) * 2 - 1).to(device=device, dtype=self.dtype)
         if self.channels_last:
-            t = t.contiguous(memory_format=torch.channels_last)
+            t = to_channels_last(t)
         return t.requires_grad_(self.requires_grad)
 
 
@@ -236,46 +240,34 @@ def replay(model, calls: list[CallRecord], device: torch.device) -> Callable[[],
 
 def prepare(model_name: str, shape: Shape, precision: str, memory_format: str,
             device: torch.device) -> StepUnderTest:
-    """Build the model the trainer would build and the two step callables around it."""
+    """Build the model the trainer would build and the two step callables around it: `whole`
+    is the trainer's own step (benchmark/run/step.py), `networks_only` its network calls."""
     from torch.utils.data import DataLoader
 
-    from benchmark.model_registry import build_model
     from benchmark.data import open_domains
     from benchmark.data.iteration import UnpairedIterations, iteration_sampler
+    from benchmark.run.step import TrainStep, build_trainable
     from benchmark.run.train import TrainLog, linear_decay
 
-    cfg = compose_for(model_name, shape, device, precision)
+    cfg = compose_for(model_name, shape, device, precision, memory_format)
     torch.manual_seed(0)
-    model = build_model(cfg).to(device)
-    channels_last = memory_format == "channels_last"
-    if channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    model.configure_precision(precision, device)  # first, as train.py: it picks the optimiser
-    model.configure_optimizers(lr=2e-4, betas=(0.5, 0.999), lr_lambda=linear_decay(10**6, 2 * 10**6))
+    model, _ = build_trainable(cfg, device, linear_decay(10**6, 2 * 10**6))
     pair = open_domains(cfg.dataset, cfg.dataset.train_split)
     data = UnpairedIterations(pair, load_size=shape.load_size, crop_size=shape.size, flip=True, seed=0,
                               paired=bool(cfg.model.get("paired", False)))
     batches = iter(DataLoader(data, batch_sampler=iteration_sampler(0, 10**9, shape.batch),
                               num_workers=0, pin_memory=device.type == "cuda"))
     tmp = tempfile.TemporaryDirectory(prefix="perf-log-")
-    log, buffer, counter = TrainLog(Path(tmp.name) / "train_log.csv", resume_from=0), LossBuffer(), [0]
+    log = TrainLog(Path(tmp.name) / "train_log.csv", resume_from=0)
+    step, counter = TrainStep(model, device, channels_last=bool(cfg.trainer.channels_last)), [0]
 
     def whole() -> None:
-        batch = next(batches)
-        x = batch["X"].to(device, non_blocking=True)
-        y = batch["Y"].to(device, non_blocking=True)
-        if channels_last:
-            x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
-        lr = model.learning_rate()
-        buffer.add(counter[0], model.train_step(x, y), lr=lr)
-        for step in buffer.drain():  # log_every: 1, as in the profiles
-            log.write({"iteration": step.iteration, **step.losses, **step.extra})
+        step(counter[0], next(batches))
+        for done in step.losses.drain():  # log_every: 1, as in the profiles
+            log.write({"iteration": done.iteration, **done.losses, **done.extra})
         counter[0] += 1
 
-    first = next(iter(DataLoader(data, batch_sampler=iteration_sampler(0, 1, shape.batch))))
-    x, y = (first[k].to(device) for k in ("X", "Y"))
-    if channels_last:
-        x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
+    x, y = step.inputs(next(iter(DataLoader(data, batch_sampler=iteration_sampler(0, 1, shape.batch)))))
     calls = record_network_calls(model, lambda: model.train_step(x, y))
 
     def cleanup() -> None:

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import errno
 import gc
-import hashlib
 import os
 import shutil
 import sys
-import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
+
+from benchmark import atomic
+from evaluation.inception_weights import file_sha256
 
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS = "checkpoint.prev.pt"
@@ -53,14 +55,6 @@ def load_checkpoint(path: Path) -> dict:
 
 def checksum_path(path: Path) -> Path:
     return path.with_name(path.name + CHECKSUM_SUFFIX)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def state_bytes(obj: Any) -> int:
@@ -113,23 +107,18 @@ def save_checkpoint(run_dir: Path, state: dict, *, iteration: int) -> Path:
     run_dir = Path(run_dir)
     path, previous = run_dir / CHECKPOINT, run_dir / PREVIOUS
     needed = state_bytes(state)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{CHECKPOINT}.", suffix=".tmp", dir=run_dir)
-    os.close(fd)
-    tmp = Path(tmp_name)
     failure: BaseException | None = None
     try:
-        torch.save(state, tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        digest = file_sha256(tmp)
-        if path.exists():
-            os.replace(path, previous)
-            if checksum_path(path).exists():
-                os.replace(checksum_path(path), checksum_path(previous))
-            else:
-                checksum_path(previous).unlink(missing_ok=True)
-        _write_small(checksum_path(path), f"{digest}  {CHECKPOINT}\n")
-        os.replace(tmp, path)
+        with atomic.atomic_path(path) as tmp:  # fsynced, then renamed over checkpoint.pt; removed on failure
+            torch.save(state, tmp)
+            digest = file_sha256(tmp)
+            if path.exists():
+                os.replace(path, previous)
+                if checksum_path(path).exists():
+                    os.replace(checksum_path(path), checksum_path(previous))
+                else:
+                    checksum_path(previous).unlink(missing_ok=True)
+            atomic.write_text(checksum_path(path), f"{digest}  {CHECKPOINT}\n")
         return path
     except (OSError, RuntimeError) as exc:
         failure = exc
@@ -138,9 +127,9 @@ def save_checkpoint(run_dir: Path, state: dict, *, iteration: int) -> Path:
             chained.__traceback__ = None
             chained = chained.__context__
     # Out of the except block: torch's zip writer, held by the failed frames, is gone and with it
-    # its handle on the temporary, so unlinking frees the space and the free space said is true.
+    # its handle on the (already unlinked) temporary, so its space is freed and the free space
+    # said is true.
     gc.collect()
-    tmp.unlink(missing_ok=True)
     kept = next((p for p in (path, previous) if p.exists()), None)
     intact = f"the previous checkpoint {kept} is intact" if kept else "no earlier checkpoint exists"
     if _is_disk_full(failure, run_dir, needed):
@@ -160,12 +149,6 @@ def _free(folder: Path) -> str:
         return _size(shutil.disk_usage(folder).free)
     except OSError:
         return "unknown space"
-
-
-def _write_small(path: Path, text: str) -> None:
-    from benchmark import atomic
-
-    atomic.write_text(path, text)
 
 
 def _problem(path: Path) -> str | None:
@@ -231,7 +214,3 @@ def load_latest(run_dir: Path, *, repair: bool = True,
 def _warn(text: str) -> None:
     """One line on stderr, where the user sees it beside the progress bar."""
     print(f"warning: {text}", file=sys.stderr, flush=True)
-
-
-def has_checkpoint(run_dir: Path) -> bool:
-    return any((Path(run_dir) / name).exists() for name in (CHECKPOINT, PREVIOUS))

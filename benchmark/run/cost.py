@@ -74,17 +74,17 @@ def _at_crop(cfg: DictConfig, side: int) -> DictConfig:
 
 
 def _timed_step(cfg: DictConfig, device: torch.device, side: int) -> float:
-    """Seconds of one optimisation step of the config's model on random `side`² batches."""
-    from benchmark.model_registry import build_model
+    """Seconds of one optimisation step of the config's model on random `side`² batches, the
+    model built as the trainer builds it (precision, optimisers, memory format)."""
+    from benchmark.run.step import build_trainable, to_channels_last
 
     batch = int(cfg.trainer.batch_size)
     with torch.random.fork_rng(devices=[]):
-        model = build_model(cfg).to(device)
-        model.configure_optimizers(lr=float(cfg.trainer.lr), betas=(float(cfg.trainer.beta1),
-                                   float(cfg.trainer.beta2)), lr_lambda=lambda step: 1.0)
-        model.configure_precision(cfg.trainer.precision, device)
+        model, _ = build_trainable(cfg, device, lambda step: 1.0)
         x = torch.rand(batch, 3, side, side, device=device) * 2 - 1
         y = torch.rand(batch, 3, side, side, device=device) * 2 - 1
+        if cfg.trainer.channels_last:
+            x, y = to_channels_last(x), to_channels_last(y)
         model.train_step(x, y)  # warm-up: allocations, cuDNN algorithm search
         _sync(device)
         start = time.perf_counter()

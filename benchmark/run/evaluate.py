@@ -5,14 +5,15 @@
 * A direction whose *source* is the label domain (labels->photo): the suite's segmentation
   evaluator labels the generated photo and is compared with the input labels ("FCN score").
 * FID/KID (torch-fidelity) for every generated photo domain against the real test images
-  (benchmark/run/fid_scoring.py: the weights, KID subsets, sanity rows).
+  (benchmark/run/fid_scoring.py: the weights, sanity rows; real_images.py: the real folders).
 One confusion matrix per direction over the whole test set. Generated images are written as
 PNG, one per test input, under RUN_DIR/test/<direction>/, and are what gets scored.
+
+What is read from the config for scoring is read once, as `EvaluationSettings`
+(benchmark/run/evaluation_settings.py, with the evaluation hash), and handed down.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from pathlib import Path
 
@@ -24,24 +25,25 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from benchmark import atomic
-from benchmark.run import fid_scoring
-from benchmark.model_registry import build_model
 from benchmark.data import open_domains
 from benchmark.data.domains import Domain
 from benchmark.data.iteration import TestDomain
 from benchmark.data.transforms import test_transform, to_image
-from benchmark.run.fid_scoring import read_rgb_resized, real_image_folder, snap_rule
-from benchmark.run.per_image import METRICS_KEY as PER_IMAGE_KEY, write_per_image
-from benchmark.run.store import exclusive, read_json
-from benchmark.config import directions_of
-from benchmark.run.checkpoint import CHECKPOINT, load_latest
 from benchmark.device import resolve_device
+from benchmark.model_registry import build_model
+from benchmark.run import fid_scoring
+from benchmark.run.checkpoint import CHECKPOINT, load_latest
+from benchmark.run.evaluation_settings import EvaluationSettings, evaluation_settings
+from benchmark.run.evaluation_settings import evaluation_hash as evaluation_hash  # callers name it from here
+from benchmark.run.per_image import METRICS_KEY as PER_IMAGE_KEY
+from benchmark.run.per_image import write_per_image
+from benchmark.run.real_images import read_rgb_resized, real_image_folder
+from benchmark.run.store import exclusive, read_json
 from evaluation.labels import CLASS_NAMES, snap_to_palette
 from evaluation.metrics import ConfusionMatrix
-from evaluation.segmenter import SegmenterConfig, load_segmenter, usable_segmenter_file
+from evaluation.segmenter import FINAL_NAME, load_segmenter, usable_segmenter_file
 from evaluation.segmenter_training import train_segmenter
 
-EVALUATION_FORMAT = 2  # 2: FID weights' sha256 and the snapping rule enter the hash
 #: A generated label map may be off-palette (that is the model's error, and is scored); this
 #: distance only feeds the reported fraction of pixels far from every palette colour.
 FAR_FROM_PALETTE = 60.0
@@ -56,18 +58,6 @@ class MissingFinalCheckpoint(FileNotFoundError):
 
 
 # -- the segmentation evaluator --------------------------------------------------------------
-def segmenter_config(cfg: DictConfig) -> SegmenterConfig:
-    settings = OmegaConf.to_container(cfg.evaluation.segmenter, resolve=True)
-    settings.pop("checkpoint", None)
-    return SegmenterConfig.from_dict({**settings, "resolution": int(cfg.evaluation.resolution)})
-
-
-def evaluator_dir(cfg: DictConfig) -> Path:
-    seg = segmenter_config(cfg)
-    return (Path(cfg.store_dir) / "_evaluators" / cfg.dataset.name
-            / f"{seg.resolution}px-{seg.hash(cfg.dataset.name)}")
-
-
 def label_and_photo(pair) -> tuple[Domain, Domain]:
     """(label domain, photo domain) of a pair whose one side is a Cityscapes label map."""
     return (pair.Y, pair.X) if pair.Y.is_label_map else (pair.X, pair.Y)
@@ -89,48 +79,39 @@ class SegmentationPairs(Dataset):
         return photo, torch.from_numpy(self.labels.train_ids(i, size=self.resolution).astype(np.int64))
 
 
-def has_segmentation(cfg: DictConfig) -> bool:
-    return cfg.dataset.get("label_domain") is not None
-
-
 def ensure_segmenter(cfg: DictConfig, *, device: torch.device | None = None, progress: bool = True) -> Path | None:
     """The evaluator checkpoint for this dataset and resolution, trained once if missing."""
-    if not has_segmentation(cfg):
+    return segmenter_file(cfg, evaluation_settings(cfg), device=device, progress=progress)
+
+
+def segmenter_file(cfg: DictConfig, settings: EvaluationSettings, *, device: torch.device | None,
+                   progress: bool) -> Path | None:
+    """ensure_segmenter with the settings already read; `cfg` only opens the training split."""
+    if not settings.has_segmentation:
         return None
-    if cfg.evaluation.segmenter.checkpoint:
-        return Path(cfg.evaluation.segmenter.checkpoint)
-    out = evaluator_dir(cfg)
-    if usable_segmenter_file(out / "segmenter.pt"):  # a corrupt one is named, moved aside, retrained
-        return out / "segmenter.pt"
+    if settings.segmenter_checkpoint:
+        return Path(settings.segmenter_checkpoint)
+    out = settings.evaluator_dir
+    if usable_segmenter_file(out / FINAL_NAME):  # a corrupt one is named, moved aside, retrained
+        return out / FINAL_NAME
     device = device or resolve_device(cfg.device)
-    pair = open_domains(cfg.dataset, cfg.dataset.train_split)
-    with exclusive(out / ".lock", f"training the {cfg.dataset.name} evaluator in {out}"):
-        return train_segmenter(segmenter_config(cfg), SegmentationPairs(pair, int(cfg.evaluation.resolution)),
-                               dataset_name=cfg.dataset.name, out_dir=out, progress=progress, device=device)
+    pair = open_domains(cfg.dataset, settings.train_split)
+    with exclusive(out / ".lock", f"training the {settings.dataset} evaluator in {out}"):
+        return train_segmenter(settings.segmenter, SegmentationPairs(pair, settings.resolution),
+                               dataset_name=settings.dataset, out_dir=out, progress=progress, device=device)
 
 
-def open_segmenter(cfg: DictConfig, device: torch.device, progress: bool = True):
-    path = ensure_segmenter(cfg, device=device, progress=progress)
-    return load_segmenter(path, dataset_name=cfg.dataset.name, resolution=int(cfg.evaluation.resolution),
-                          device=device)
+def evaluator_ready(cfg: DictConfig) -> bool:
+    """True when scoring `cfg` needs no evaluator trained first: the dataset has no label-map
+    side, a checkpoint is given, or the evaluator was trained already."""
+    settings = evaluation_settings(cfg)
+    return (not settings.has_segmentation or bool(settings.segmenter_checkpoint)
+            or (settings.evaluator_dir / FINAL_NAME).is_file())
 
 
-# -- evaluation identity -----------------------------------------------------------------------
-def evaluation_hash(cfg: DictConfig) -> str:
-    """What makes two evaluations of the same weights comparable; a change re-scores, never retrains.
-
-    The FID network enters by the sha256 of the file that would be used (not by its path), or
-    "unavailable": weights supplied after an offline evaluation re-score it on the next run."""
-    settings = OmegaConf.to_container(cfg.evaluation, resolve=True)
-    settings["segmenter"].pop("num_workers", None)
-    settings["fid"].pop("weights_path", None)
-    settings["fid"]["weights"] = fid_scoring.weights_identity(cfg)
-    settings["fid"]["kid_subset_size"], settings["fid"]["kid_subsets"] = fid_scoring.kid_settings(cfg)
-    settings["snap_rule"] = snap_rule(cfg)
-    if has_segmentation(cfg) and not cfg.evaluation.segmenter.checkpoint:
-        settings["segmenter_hash"] = segmenter_config(cfg).hash(cfg.dataset.name)
-    blob = json.dumps({"format": EVALUATION_FORMAT, **settings}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+def open_segmenter(cfg: DictConfig, settings: EvaluationSettings, device: torch.device, progress: bool = True):
+    path = segmenter_file(cfg, settings, device=device, progress=progress)
+    return load_segmenter(path, dataset_name=settings.dataset, resolution=settings.resolution, device=device)
 
 
 # -- generated images --------------------------------------------------------------------------
@@ -223,62 +204,39 @@ def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.
     model = build_model(cfg).to(device)
     model.load_state_dict(ckpt["model"])
     model.eval()
-    resolution = int(cfg.evaluation.resolution)
-    limit = cfg.evaluation.get("max_images")
-    pair = open_domains(cfg.dataset, cfg.dataset.test_split)
-    names = directions_of(cfg)
+    settings = evaluation_settings(cfg)
+    pair = open_domains(cfg.dataset, settings.test_split)
     segmenter = None
-    fid_ok, fid_reason = fid_scoring.prepare(cfg)  # provisions the Inception weights if need be
+    fid_ok, fid_reason = fid_scoring.prepare(settings.fid)  # provisions the Inception weights if need be
     directions: dict[str, dict] = {}
     for direction in model.directions:
         source, target = pair.oriented(direction)
-        name = names[direction]
+        name = settings.directions[direction]
         gen_dir = run_dir / "test" / name
         started = time.perf_counter()
         stems = translate_split(model, source, direction, gen_dir, train_size=int(cfg.data.crop_size),
-                                resolution=resolution, limit=limit, batch_size=int(cfg.evaluation.batch_size),
-                                device=device, progress=progress)
+                                resolution=settings.resolution, limit=settings.max_images,
+                                batch_size=settings.batch_size, device=device, progress=progress)
         # what translating the test split cost: seconds for CycleGAN, minutes for CoGAN's inversion
         result: dict = {"num_images": len(stems), "translation_seconds": time.perf_counter() - started}
         scored = None
         if pair.aligned and target.is_label_map:
-            scored = score_generated_labels(gen_dir, stems, target, resolution, snap_rule(cfg))
+            scored = score_generated_labels(gen_dir, stems, target, settings.resolution, settings.snap_rule)
         elif pair.aligned and source.is_label_map:
-            segmenter = segmenter or open_segmenter(cfg, device, progress)
-            scored = score_generated_photos(gen_dir, stems, source, segmenter, resolution,
-                                            int(cfg.evaluation.batch_size))
+            segmenter = segmenter or open_segmenter(cfg, settings, device, progress)
+            scored = score_generated_photos(gen_dir, stems, source, segmenter, settings.resolution,
+                                            settings.batch_size)
         if scored is not None:
             result.update(scored[0])
             result[PER_IMAGE_KEY] = write_per_image(run_dir, name, stems, scored[1], CLASS_NAMES)
         if not target.is_label_map:
-            if fid_ok:
-                real = real_image_folder(cfg, target, resolution, limit)
-                result.update(fid_scoring.score(cfg, gen_dir, real, device))
-            else:
-                result.update(fid_scoring.unavailable(fid_reason))
+            result.update(fid_scoring.score(settings.fid, gen_dir, real_image_folder(settings, target), device)
+                          if fid_ok else fid_scoring.unavailable(fid_reason))
         directions[name] = result
-    metrics = {"directions": directions, "evaluation": evaluation_block(cfg, segmenter, len(stems), resolution),
+    metrics = {"directions": directions, "evaluation": settings.block(segmenter, len(stems)),
                "config_hash": ckpt.get("config_hash"), "iteration": ckpt["iteration"]}
     atomic.write_json(run_dir / "metrics.json", metrics)
     return metrics
-
-
-def evaluation_block(cfg: DictConfig, segmenter, num_images: int, resolution: int) -> dict:
-    """How the run was scored. Computed after scoring, so `fid_weights_sha256` (and the hash)
-    name the weights actually used, also when they were provisioned during this evaluation."""
-    import torch_fidelity
-
-    kid_subset_size, kid_subsets = fid_scoring.kid_settings(cfg)
-    return {"evaluation_hash": evaluation_hash(cfg), "resolution": resolution, "num_images": num_images,
-            "evaluator_hash": (segmenter.meta.get("hash") if segmenter is not None else None),
-            "evaluator_arch": cfg.evaluation.segmenter.arch if has_segmentation(cfg) else None,
-            "torch_fidelity_version": torch_fidelity.__version__,
-            "feature_extractor": cfg.evaluation.fid.feature_extractor,
-            "fid_weights_sha256": fid_scoring.weights_identity(cfg),
-            "kid_subset_size": kid_subset_size, "kid_subsets": kid_subsets,
-            "snap_rule": snap_rule(cfg),
-            "x_domain": cfg.dataset.x_domain, "directions": directions_of(cfg),
-            "class_names": list(CLASS_NAMES)}
 
 
 # -- sanity rows -----------------------------------------------------------------------------------
@@ -293,34 +251,33 @@ def reference_rows(cfg: DictConfig, *, device: torch.device | None = None, progr
     direction whose target is a photo domain, on every dataset.
     """
     device = device or resolve_device(cfg.device)
-    resolution = int(cfg.evaluation.resolution)
-    fid_scoring.prepare(cfg)  # weights first: the cache name below carries their identity
-    out = evaluator_dir(cfg) / f"reference-{evaluation_hash(cfg)}.json"
-    if cfg.evaluation.segmenter.checkpoint is None and (cached := read_json(out)):
+    settings = evaluation_settings(cfg)
+    resolution = settings.resolution
+    fid_scoring.prepare(settings.fid)  # weights first: the cache name below carries their identity
+    out = settings.evaluator_dir / f"reference-{settings.hash()}.json"
+    if settings.segmenter_checkpoint is None and (cached := read_json(out)):
         return cached
-    pair = open_domains(cfg.dataset, cfg.dataset.test_split)
-    names = directions_of(cfg)
-    fid_rows = fid_scoring.sanity_rows(cfg, pair, open_domains(cfg.dataset, cfg.dataset.train_split), names,
-                                       device=device)
-    if not has_segmentation(cfg):
-        rows = {**fid_rows, "evaluation": evaluation_block(cfg, None, len(pair.X), resolution)}
+    pair = open_domains(cfg.dataset, settings.test_split)
+    fid_rows = fid_scoring.sanity_rows(settings, pair, open_domains(cfg.dataset, settings.train_split), device=device)
+    if not settings.has_segmentation:
+        rows = {**fid_rows, "evaluation": settings.block(None, len(pair.X))}
         atomic.write_json(out, rows)
         return rows
-    limit = cfg.evaluation.get("max_images")
-    segmenter = open_segmenter(cfg, device, progress)
+    segmenter = open_segmenter(cfg, settings, device, progress)
     labels, photos = label_and_photo(pair)
-    real = SegmentationPairs(pair, resolution, limit)
+    real = SegmentationPairs(pair, resolution, settings.max_images)
     cm = ConfusionMatrix()
-    for images, targets in tqdm(DataLoader(real, batch_size=int(cfg.evaluation.batch_size)),
+    for images, targets in tqdm(DataLoader(real, batch_size=settings.batch_size),
                                 desc="real photos", disable=not progress, leave=False):
         cm.update(targets.numpy(), segmenter.predict(images.to(device)).cpu().numpy())
     gt = ConfusionMatrix()
     for i in range(len(real)):
         colour = np.asarray(read_rgb_resized(labels, i, resolution))
-        gt.update(labels.train_ids(i, size=resolution), snap_to_palette(colour, rule=snap_rule(cfg))[0])
+        gt.update(labels.train_ids(i, size=resolution), snap_to_palette(colour, rule=settings.snap_rule)[0])
+    names = settings.directions
     to_photo = names["Y2X"] if pair.Y.is_label_map else names["X2Y"]
     to_labels = names["X2Y"] if pair.Y.is_label_map else names["Y2X"]
     rows = {"real_photos": {to_photo: cm.scores()}, "ground_truth_labels": {to_labels: gt.scores()},
-            **fid_rows, "evaluation": evaluation_block(cfg, segmenter, len(real), resolution)}
+            **fid_rows, "evaluation": settings.block(segmenter, len(real))}
     atomic.write_json(out, rows)
     return rows

@@ -16,10 +16,11 @@ from PIL import Image
 from torchvision.utils import make_grid
 
 from benchmark import atomic
+from benchmark.config import directions_of
 from benchmark.data import open_domains
 from benchmark.data.iteration import TestDomain
-from benchmark.data.transforms import test_transform, to_image
-from benchmark.config import directions_of
+from benchmark.data.transforms import to_image
+from benchmark.run.real_images import read_rgb_resized
 
 
 def sample_batch(cfg, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -64,12 +65,7 @@ def report_sample_rows(cfg, direction: str, stems) -> dict[str, dict[str, Image.
     size = int(cfg.evaluation.resolution)
     index = {source.stem(i): i for i in range(len(source))}
     wanted = [s for s in stems if s in index]
-
-    def image(domain, i):
-        return to_image(test_transform(domain.load(i), size=size,
-                                       is_label_map=domain.is_label_map))
-
-    rows = {"input": {s: image(source, index[s]) for s in wanted}}
+    rows = {"input": {s: read_rgb_resized(source, index[s], size) for s in wanted}}
     if pair.aligned:
-        rows["ground truth"] = {s: image(target, index[s]) for s in wanted}
+        rows["ground truth"] = {s: read_rgb_resized(target, index[s], size) for s in wanted}
     return rows

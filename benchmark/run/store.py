@@ -7,19 +7,53 @@ A lock file makes sure no two processes ever train the same directory at once.
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
+import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from benchmark import atomic
 
 STORE_FORMAT = 1
 STORE_MARKER = "store.json"
+
+# The locks are the operating system's own (flock; msvcrt's byte lock on Windows, which has no
+# fcntl), so they are dropped when their holder dies: a killed or preempted job never leaves a
+# stale lock behind. Trying a lock never writes the lock file, so the pid its holder wrote there
+# stays readable; the filelock package would not keep that (its 3.x lock opens the file with
+# O_TRUNC on every attempt, erasing the holder's pid).
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(fh) -> bool:
+        """Lock the file's first byte at once; False if another process holds it."""
+        fh.seek(0)
+        try:
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+
+    def _unlock(fh) -> None:
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _try_lock(fh) -> bool:
+        """Take the file's exclusive flock at once; False if another process holds it."""
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fh) -> None:
+        fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class StoreFormatError(RuntimeError):
@@ -88,30 +122,23 @@ def is_locked(run_dir: Path) -> bool:
     if not lock.exists():
         return False
     with open(lock, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_lock(fh):
             return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
+        _unlock(fh)
         return False
 
 
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
-    """Hold the run directory's lock; refuse at once if another process holds it.
-
-    flock is released by the kernel when its holder dies, so a killed or preempted job never
-    leaves a stale lock behind.
-    """
+    """Hold the run directory's lock; refuse at once if another process holds it, naming the file
+    that holds its pid. The OS releases it when the holder dies (see the note on the locks above)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     fh = open(run_dir / ".lock", "a")
     try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _try_lock(fh):
             raise RunLockedError(f"{run_dir} is being worked on by another process (pid in "
-                                 f"{run_dir / '.lock'}): wait for it, or stop it first") from None
+                                 f"{run_dir / '.lock'}): wait for it, or stop it first")
         fh.truncate(0)
         fh.write(f"{os.getpid()}\n")
         fh.flush()
@@ -126,10 +153,8 @@ def exclusive(path: Path, what: str) -> Iterator[None]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RunLockedError(f"{what} is already running (lock {path}): wait for it to finish") from None
+        if not _try_lock(fh):
+            raise RunLockedError(f"{what} is already running (lock {path}): wait for it to finish")
         yield
 
 

@@ -12,7 +12,7 @@ import csv
 import io
 import math
 import random
-import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,16 +22,17 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from benchmark import atomic
-from benchmark.model_registry import build_model, check_training_data
-from benchmark.run.checkpoint import CHECKPOINT, load_latest, remove_stale_temporaries, save_checkpoint
 from benchmark.config import config_hash, identity_diff, resolved_dict, run_dir_of
 from benchmark.data import open_domains
 from benchmark.data.iteration import UnpairedIterations, iteration_sampler
-from benchmark.run.loss_buffer import LossBuffer
 from benchmark.device import resolve_device
+from benchmark.model_registry import check_training_data
 from benchmark.provenance import environment
-from benchmark.run.store import write_status
+from benchmark.run.checkpoint import CHECKPOINT, load_latest, remove_stale_temporaries, save_checkpoint
+from benchmark.run.loss_buffer import LossBuffer
 from benchmark.run.samples import sample_batch, save_sample_grid
+from benchmark.run.step import TrainStep, build_trainable
+from benchmark.run.store import write_status
 
 CHECKPOINT_FORMAT = 1
 
@@ -132,11 +133,23 @@ class TrainLog:
             self._fh = None
 
 
-def _save_checkpoint(run_dir: Path, model, iteration: int, total: int, config: dict, chash: str) -> None:
-    state = {"format": CHECKPOINT_FORMAT, "iteration": iteration, "total_iterations": total,
-             "config": config, "config_hash": chash, "model": model.state_dict(),
-             "training": model.training_state(), "rng": rng_state()}
-    save_checkpoint(run_dir, state, iteration=iteration)
+@dataclass
+class _Run:
+    """What the loop needs of one run, set up by `_open_run`."""
+
+    cfg: DictConfig
+    run_dir: Path
+    device: torch.device
+    config: dict          # the resolved config, as config.yaml and every checkpoint hold it
+    chash: str
+    data: UnpairedIterations
+    total: int
+    model: torch.nn.Module
+    start: int            # the iteration training goes on from (0, or the checkpoint's)
+
+    def result(self, iteration: int) -> dict:
+        return {"run_dir": str(self.run_dir), "iteration": iteration, "total": self.total,
+                "resumed_from": self.start}
 
 
 def train(cfg: DictConfig, run_dir: Path | None = None, *, stop_after: int | None = None) -> dict:
@@ -145,7 +158,17 @@ def train(cfg: DictConfig, run_dir: Path | None = None, *, stop_after: int | Non
     `stop_after` ends this call after that many iterations (a checkpoint is written first), as
     if the job had been killed then: tests and time-limited jobs use it.
     """
-    run_dir = Path(run_dir or run_dir_of(cfg))
+    run = _open_run(cfg, Path(run_dir or run_dir_of(cfg)))
+    if run.start >= run.total:
+        write_status(run.run_dir, "trained", iteration=run.start, total=run.total)
+        return run.result(run.start)
+    end = run.total if stop_after is None else min(run.total, run.start + int(stop_after))
+    return _loop(run, end)
+
+
+def _open_run(cfg: DictConfig, run_dir: Path) -> _Run:
+    """Seed, open the data, build the model and optimisers, resume from the latest checkpoint,
+    and write config.yaml and env.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
     config = resolved_dict(cfg)
@@ -157,93 +180,91 @@ def train(cfg: DictConfig, run_dir: Path | None = None, *, stop_after: int | Non
                               flip=cfg.data.flip, seed=int(cfg.seed),
                               paired=check_training_data(cfg, pair))  # fails here, before training
     total, decay_start = iteration_budget(cfg.trainer, data.epoch_length)
-    model = build_model(cfg).to(device)
-    if cfg.trainer.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    # before the optimisers: the precision picks the Adam implementation (models/base.py)
-    precision = model.configure_precision(cfg.trainer.precision, device)  # auto -> bf16 | fp32
-    model.configure_optimizers(lr=float(cfg.trainer.lr),
-                               betas=(float(cfg.trainer.beta1), float(cfg.trainer.beta2)),
-                               lr_lambda=linear_decay(decay_start, total))
-
-    start = 0
-    ckpt_path = run_dir / CHECKPOINT
-    remove_stale_temporaries(run_dir)  # left by a writer killed mid-save
-    ckpt = load_latest(run_dir)
-    if ckpt is not None:
-        if ckpt.get("config_hash") != chash:
-            diff = identity_diff(ckpt.get("config", {}), config)
-            raise CheckpointMismatchError(
-                f"{ckpt_path} was written by another config ({'; '.join(diff) or 'format differs'}): "
-                "refusing to resume; use another run_dir= or delete that checkpoint")
-        model.load_state_dict(ckpt["model"])
-        model.load_training_state(ckpt["training"])
-        set_rng_state(ckpt["rng"])
-        start = int(ckpt["iteration"])
-        del ckpt
+    model, precision = build_trainable(cfg, device, linear_decay(decay_start, total))
+    start = _resume(run_dir, model, config, chash)
     atomic.write_text(run_dir / "config.yaml", _yaml(config))
     # The hash keeps the literal trainer.precision ("auto"); what it meant on this device is here.
     atomic.write_json(run_dir / "env.json", {**environment(device), "config_hash": chash,
                                              "precision": precision,
                                              "precision_requested": str(cfg.trainer.precision)})
-    if start >= total:
-        write_status(run_dir, "trained", iteration=start, total=total)
-        return {"run_dir": str(run_dir), "iteration": start, "total": total, "resumed_from": start}
+    return _Run(cfg, run_dir, device, config, chash, data, total, model, start)
 
-    sample_x, sample_y = sample_batch(cfg, device)
-    log = TrainLog(run_dir / "train_log.csv", resume_from=start)
-    end = total if stop_after is None else min(total, start + int(stop_after))
-    loader = DataLoader(data, batch_sampler=iteration_sampler(start, end - start, int(cfg.trainer.batch_size)),
-                        num_workers=int(cfg.data.num_workers), pin_memory=device.type == "cuda")
-    write_status(run_dir, "running", iteration=start, total=total)
-    bar = tqdm(total=total, initial=start, desc=f"{cfg.model.name} s{cfg.seed}", unit="it",
+
+def _resume(run_dir: Path, model, config: dict, chash: str) -> int:
+    """Load the latest good checkpoint of `run_dir` into `model` and the RNGs; its iteration (0
+    when there is none). A checkpoint of another config is refused, never overwritten."""
+    remove_stale_temporaries(run_dir)  # left by a writer killed mid-save
+    ckpt = load_latest(run_dir)
+    if ckpt is None:
+        return 0
+    if ckpt.get("config_hash") != chash:
+        diff = identity_diff(ckpt.get("config", {}), config)
+        raise CheckpointMismatchError(
+            f"{run_dir / CHECKPOINT} was written by another config ({'; '.join(diff) or 'format differs'}): "
+            "refusing to resume; use another run_dir= or delete that checkpoint")
+    model.load_state_dict(ckpt["model"])
+    model.load_training_state(ckpt["training"])
+    set_rng_state(ckpt["rng"])
+    return int(ckpt["iteration"])
+
+
+def _loop(run: _Run, end: int) -> dict:
+    """Iterations `run.start` .. `end`: log rows, sample grids and checkpoints as they fall due."""
+    cfg, run_dir, total, trainer = run.cfg, run.run_dir, run.total, run.cfg.trainer
+    sample_x, sample_y = sample_batch(cfg, run.device)
+    log = TrainLog(run_dir / "train_log.csv", resume_from=run.start)
+    loader = DataLoader(run.data, batch_sampler=iteration_sampler(run.start, end - run.start,
+                                                                  int(trainer.batch_size)),
+                        num_workers=int(cfg.data.num_workers), pin_memory=run.device.type == "cuda")
+    write_status(run_dir, "running", iteration=run.start, total=total)
+    bar = tqdm(total=total, initial=run.start, desc=f"{cfg.model.name} s{cfg.seed}", unit="it",
                disable=not cfg.progress, dynamic_ncols=True)
-    iteration, tick = start, time.perf_counter()
-    log_every, pending = int(cfg.trainer.log_every), LossBuffer()
-
-    def drain_pending() -> None:
-        """Log the waiting steps' losses and stop at the first non-finite one (run before every
-        save, so a checkpoint never holds a bad step)."""
-        for step in pending.drain():
-            bad = step.non_finite()
-            if bad:
-                write_status(run_dir, "failed", iteration=step.iteration,
-                             error=f"non-finite {', '.join(bad)} at iteration {step.iteration}")
-                raise NonFiniteLossError(f"non-finite loss ({', '.join(bad)}) at iteration "
-                                         f"{step.iteration} of {run_dir}; the last good checkpoint is kept")
-            if (step.iteration + 1) % log_every == 0:
-                log.write({"iteration": step.iteration, **step.losses, **step.extra})
-                if not bar.disable:
-                    bar.set_postfix({k.removeprefix("loss_"): f"{v:.3f}" for k, v in step.losses.items()
-                                     if k != "loss_G_total"}, refresh=False)
-
+    step = TrainStep(run.model, run.device, channels_last=bool(trainer.channels_last))
+    iteration, log_every = run.start, int(trainer.log_every)
     try:
         for batch in loader:
-            x = batch["X"].to(device, non_blocking=True)
-            y = batch["Y"].to(device, non_blocking=True)
-            if cfg.trainer.channels_last:
-                x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
-            lr = model.learning_rate()  # the rate this step uses (the step advances the schedule)
-            losses = model.train_step(x, y)  # detached tensors: no host sync (loss_buffer.py)
-            now = time.perf_counter()
-            pending.add(iteration, losses, lr=lr, it_per_s=round(1.0 / max(now - tick, 1e-9), 3))
-            iteration, tick = iteration + 1, now
+            step(iteration, batch)
+            iteration += 1
             bar.update(1)
-            sample_due = iteration % int(cfg.trainer.sample_every) == 0 or iteration == total
-            checkpoint_due = iteration % int(cfg.trainer.checkpoint_every) == 0 or iteration in (end, total)
+            sample_due = iteration % int(trainer.sample_every) == 0 or iteration == total
+            checkpoint_due = iteration % int(trainer.checkpoint_every) == 0 or iteration in (end, total)
             if iteration % log_every == 0 or sample_due or checkpoint_due:
-                drain_pending()
+                _log_losses(step.losses, log, bar, run_dir, log_every)
             if sample_due:
-                save_sample_grid(model, sample_x, sample_y, run_dir / "samples" / f"iter_{iteration:07d}.png")
+                save_sample_grid(run.model, sample_x, sample_y, run_dir / "samples" / f"iter_{iteration:07d}.png")
             if checkpoint_due:
                 log.flush()
-                _save_checkpoint(run_dir, model, iteration, total, config, chash)
+                _save_checkpoint(run, iteration)
                 write_status(run_dir, "running" if iteration < total else "trained",
                              iteration=iteration, total=total)
     finally:
         log.close()
         bar.close()
-    return {"run_dir": str(run_dir), "iteration": iteration, "total": total, "resumed_from": start}
+    return run.result(iteration)
+
+
+def _log_losses(pending: LossBuffer, log: TrainLog, bar, run_dir: Path, log_every: int) -> None:
+    """Log the waiting steps' losses and stop at the first non-finite one (run before every
+    save, so a checkpoint never holds a bad step)."""
+    for step in pending.drain():
+        bad = step.non_finite()
+        if bad:
+            write_status(run_dir, "failed", iteration=step.iteration,
+                         error=f"non-finite {', '.join(bad)} at iteration {step.iteration}")
+            raise NonFiniteLossError(f"non-finite loss ({', '.join(bad)}) at iteration "
+                                     f"{step.iteration} of {run_dir}; the last good checkpoint is kept")
+        if (step.iteration + 1) % log_every == 0:
+            log.write({"iteration": step.iteration, **step.losses, **step.extra})
+            if not bar.disable:
+                bar.set_postfix({k.removeprefix("loss_"): f"{v:.3f}" for k, v in step.losses.items()
+                                 if k != "loss_G_total"}, refresh=False)
+
+
+def _save_checkpoint(run: _Run, iteration: int) -> None:
+    state = {"format": CHECKPOINT_FORMAT, "iteration": iteration, "total_iterations": run.total,
+             "config": run.config, "config_hash": run.chash, "model": run.model.state_dict(),
+             "training": run.model.training_state(), "rng": rng_state()}
+    save_checkpoint(run.run_dir, state, iteration=iteration)
 
 
 def _yaml(config: dict) -> str:

@@ -13,14 +13,14 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
 from benchmark.config import job_payload, run_dir_of
-from benchmark.run.store import (check_store, exclusive, read_json, record_failure, run_lock,
-                             run_state)
+from benchmark.run.store import check_store, exclusive, read_json, record_failure, run_lock, run_state
 from benchmark.suite.plan import PlannedRun
 
 
 def execute_run(cfg_dict: dict) -> dict:
     """Train and evaluate one run; return its metrics. Safe to call again at any time."""
-    from benchmark.run.evaluate import evaluate_run, evaluation_hash
+    from benchmark.run.evaluate import evaluate_run
+    from benchmark.run.evaluation_settings import evaluation_hash
     from benchmark.run.train import train
 
     cfg = OmegaConf.create(cfg_dict)
@@ -47,7 +47,7 @@ def ensure_evaluator_job(cfg_dict: dict) -> str | None:
 
 def runs_to_do(runs: list[PlannedRun], max_retries: int) -> tuple[list[PlannedRun], list[str]]:
     """Runs that still need work, and one line for each run left alone (done or out of retries)."""
-    from benchmark.run.evaluate import evaluation_hash
+    from benchmark.run.evaluation_settings import evaluation_hash
 
     todo, notes = [], []
     for run in runs:
@@ -72,7 +72,8 @@ def run_local(base: DictConfig, runs: list[PlannedRun], *, progress: bool = True
         try:
             execute_run(job_payload(run.cfg))
         except Exception as exc:  # one run's failure never stops the others
-            line = f"{run.variant} seed {run.seed} failed: {type(exc).__name__}: {str(exc).splitlines()[-1] if str(exc) else ''}"
+            last = str(exc).splitlines()[-1] if str(exc) else ""
+            line = f"{run.variant} seed {run.seed} failed: {type(exc).__name__}: {last}"
             tqdm.write(line, file=sys.stderr)
             failures.append(line)
     return failures

@@ -17,9 +17,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from benchmark import atomic
 from benchmark.config import job_payload
-from benchmark.suite.packing import packed_resources, runs_per_gpu, submit_packed
-from benchmark.suite.jobs import ensure_evaluator_job, execute_run
 from benchmark.run.store import read_json
+from benchmark.suite.jobs import ensure_evaluator_job, execute_run
+from benchmark.suite.packing import packed_resources, runs_per_gpu, submit_packed
 from benchmark.suite.plan import PlannedRun
 
 SLURM_ACTIVE = {"PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING",
@@ -77,15 +77,13 @@ def slurm_executor(launcher: DictConfig, folder: Path, name: str) -> submitit.Au
 
 def submit_slurm(base: DictConfig, runs: list[PlannedRun], *, suite: str) -> list[submitit.Job]:
     """Submit the evaluator job (if needed) and one job array of runs depending on it."""
-    from benchmark.run.evaluate import evaluator_dir, has_segmentation
+    from benchmark.run.evaluate import evaluator_ready
 
     launcher = base.launcher
     folder = Path(launcher.folder)
     jobs: list[submitit.Job] = []
     dependency = None
-    needs_evaluator = (has_segmentation(base) and not base.evaluation.segmenter.checkpoint
-                       and not (evaluator_dir(base) / "segmenter.pt").is_file())
-    if needs_evaluator:
+    if not evaluator_ready(base):
         executor = slurm_executor(launcher, folder, f"{suite}-{base.dataset.name}-evaluator")
         job = executor.submit(EvaluatorJob(), job_payload(base))
         dependency = f"afterok:{job.job_id}"

@@ -23,8 +23,9 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, TypeVar
+from typing import TypeVar
 
 import submitit
 
@@ -36,16 +37,9 @@ class PackedRunsError(RuntimeError):
 
 
 def runs_per_gpu(launcher) -> int:
-    """launcher.runs_per_gpu (default 1), checked."""
-    value = launcher.get("runs_per_gpu", 1) if launcher is not None else 1
-    try:
-        k = int(value if value is not None else 1)
-    except (TypeError, ValueError):
-        k = 0
-    if k < 1:
-        raise ValueError(f"launcher.runs_per_gpu={value!r}: must be an integer >= 1 "
-                         "(the number of runs sharing one job's GPU)")
-    return k
+    """launcher.runs_per_gpu (default 1). Its range (an integer >= 1) is checked with every other
+    value when the config is composed (benchmark/config_rules.py)."""
+    return int(launcher.get("runs_per_gpu", 1))
 
 
 def pack(items: Sequence[T], k: int) -> list[list[T]]:
@@ -93,8 +87,9 @@ def run_packed(cfg_dicts: list[dict], *, cpus: int | None = None) -> list[dict]:
 
 
 def _run_name(cfg: dict) -> str:
-    from benchmark.config import run_dir_of
     from omegaconf import OmegaConf
+
+    from benchmark.config import run_dir_of
 
     try:
         return str(run_dir_of(OmegaConf.create(cfg)))
@@ -115,10 +110,6 @@ def _child(spec: str, out: str) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(_child(*sys.argv[1:3]))
-
-
 def packed_resources(launcher, k: int) -> dict:
     """A packed job asks for k runs' CPUs and memory, and the same GPUs (they share them)."""
     return {"cpus_per_task": int(launcher.cpus_per_task) * k, "mem_gb": float(launcher.mem_gb) * k}
@@ -130,3 +121,7 @@ def submit_packed(executor, runs: list, k: int, payload) -> list:
     groups = pack(runs, k)
     group_jobs = [executor.submit(PackedRunJob(), [payload(r.cfg) for r in group]) for group in groups]
     return [job for group, job in zip(groups, group_jobs) for _ in group]
+
+
+if __name__ == "__main__":
+    sys.exit(_child(*sys.argv[1:3]))

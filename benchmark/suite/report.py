@@ -16,12 +16,13 @@ from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
-from benchmark.run.evaluate import evaluation_hash, evaluator_dir, has_segmentation, reference_rows
+from benchmark.config import directions_of
 from benchmark.provenance import git_state, machine_description
 from benchmark.report import write_report
+from benchmark.run.evaluate import evaluator_ready, reference_rows
+from benchmark.run.evaluation_settings import evaluation_hash
 from benchmark.run.samples import report_sample_rows
 from benchmark.run.store import read_json, run_state
-from benchmark.config import directions_of
 from benchmark.suite.plan import load_suite, plan, table_specs
 
 
@@ -55,8 +56,7 @@ def _paper_protocol(base) -> str:
 def _sanity_rows(base, progress: bool) -> dict | None:
     """The evaluation's reference rows (benchmark.run.evaluate.reference_rows) where they can be
     had without training an evaluator the suite has not trained yet."""
-    if has_segmentation(base) and not (base.evaluation.segmenter.checkpoint
-                                       or (evaluator_dir(base) / "segmenter.pt").is_file()):
+    if not evaluator_ready(base):
         return None
     return reference_rows(base, progress=progress) or None
 
