@@ -33,11 +33,13 @@ def _split_overrides(words: list[str]) -> tuple[list[str], list[str]]:
 
 def preflight(base, run_dirs: list[Path], *, what: str, confirmed: bool) -> None:
     """Before anything trains: every image header of both splits checked, the test split decoded
-    in full, the plan printed with its measured cost (stopping when absurd for the launcher).
+    in full, every split's size checked against what scoring needs, the plan printed with its
+    measured cost (stopping when absurd for the launcher).
 
     Skipped entirely when nothing needs training."""
     from benchmark.data import check_readable, open_domains
     from benchmark.run.cost import check_cost
+    from benchmark.run.evaluate import check_scorable
     from benchmark.run.store import run_state
     from benchmark.run.train import iteration_budget
 
@@ -47,6 +49,7 @@ def preflight(base, run_dirs: list[Path], *, what: str, confirmed: bool) -> None
     pair = open_domains(base.dataset, "train")
     per_run, _ = iteration_budget(base.trainer, max(len(pair.X), len(pair.Y)))
     check_readable(open_domains(base.dataset, "test"), progress=bool(base.progress))
+    check_scorable(base)
     remaining = sum(max(per_run - int(run_state(d).iteration or 0), 0) for d in run_dirs)
     check_cost(base, runs=len(run_dirs), iterations=remaining, iterations_per_run=per_run, what=what,
                confirmed=confirmed)
@@ -54,16 +57,23 @@ def preflight(base, run_dirs: list[Path], *, what: str, confirmed: bool) -> None
 
 def cmd_train(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config, run_dir_of
-    from benchmark.run.store import run_lock, run_state
+    from benchmark.run.store import RunDirRefusedError, check_own_folder, record_failure, run_lock, run_state
     from benchmark.run.train import train
 
     cfg = compose_config(overrides)
+    check_own_folder(run_dir_of(cfg))  # a user's folder is refused before anything is measured
     state = run_state(run_dir_of(cfg))
     if state.state not in ("trained", "done", "running"):
         preflight(cfg, [run_dir_of(cfg)], what=f"{cfg.model.name} seed {cfg.seed} on {cfg.dataset.name}",
                   confirmed=args.yes)
     with run_lock(run_dir_of(cfg)):  # never two processes training one run directory
-        result = train(cfg, run_dir_of(cfg))
+        try:
+            result = train(cfg, run_dir_of(cfg))
+        except RunDirRefusedError:
+            raise  # not this run's folder (or not this config's): nothing of it to mark
+        except Exception as exc:
+            record_failure(run_dir_of(cfg), exc)  # status.json says failed, with the error, as in a suite
+            raise
     print(f"trained {result['iteration']}/{result['total']} iterations in {result['run_dir']}")
     return 0
 
@@ -244,8 +254,8 @@ def _slurm_active():
 
 
 def cmd_evaluate(args, overrides: list[str]) -> int:
-    from benchmark.config import compose_config
-    from benchmark.run.evaluate import evaluate_run, load_run_config, reference_rows
+    from benchmark.config import compose_config, override_run_config
+    from benchmark.run.evaluate import evaluate_run, evaluation_hash, load_run_config, reference_rows
     from benchmark.run.store import is_locked, run_state
 
     if args.reference:
@@ -261,12 +271,15 @@ def cmd_evaluate(args, overrides: list[str]) -> int:
             at = f" (iteration {state.iteration}/{state.total})" if state.total else ""
             raise UserError(f"{args.target} is training now{at}: evaluate it when training has finished "
                             "(`benchmark status` shows when); the suite evaluates it by itself")
-        cfg = load_run_config(Path(args.target))
-        if overrides:
-            from omegaconf import OmegaConf
-
-            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(overrides))
-        rows = evaluate_run(Path(args.target), cfg, progress=bool(cfg.get("progress", True)))
+        run_dir = Path(args.target)
+        own = load_run_config(run_dir)
+        cfg = override_run_config(own, overrides)
+        # other evaluation settings (a subset: max_images) score into their own folder, never
+        # replacing the run's own test images and metrics.json, which the suite's report reads
+        scoring = evaluation_hash(cfg)
+        out_dir = None if scoring == evaluation_hash(own) else run_dir / "evaluations" / scoring
+        rows = evaluate_run(run_dir, cfg, progress=bool(cfg.get("progress", True)), out_dir=out_dir)
+        print(f"metrics: {(out_dir or run_dir) / 'metrics.json'}", file=sys.stderr)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:

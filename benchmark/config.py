@@ -20,7 +20,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.config_rules import config_problems
+from benchmark.config_rules import config_problems, normalise_integers
+from benchmark.data.fingerprint import dataset_fingerprint, dataset_root, has_files
 
 CONF_MODULE = "benchmark.conf"
 CONF_DIR = Path(__file__).parent / "conf"
@@ -118,11 +119,65 @@ def _compose(overrides: tuple[str, ...]) -> DictConfig:
     except MissingConfigException as exc:
         raise ConfigError(str(exc).splitlines()[0]) from exc
     except HydraException as exc:
-        raise ConfigError(f"bad override: {' '.join(str(exc).split())}") from exc
+        raise ConfigError(_override_problem(overrides, exc)) from exc
     problems = config_problems(cfg)
     if problems:
         raise ConfigError("bad config value: " + "; ".join(problems))
+    normalise_integers(cfg)
     return cfg
+
+
+def _override_problem(overrides: list[str], exc: Exception) -> str:
+    """One line for a bad override. Hydra's grammar takes only ASCII in an unquoted value, and
+    says so as `LexerNoViableAltException`: name the override and say to quote it instead."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if sep and not value.isascii() and value[:1] not in ("'", '"'):
+            return (f"bad override {item}: an unquoted value may only hold ASCII characters; quote it, "
+                    f"e.g. {key}='{value}' (in a shell: \"{key}='{value}'\")")
+    return f"bad override: {' '.join(str(exc).split())}"
+
+
+#: What `benchmark evaluate RUN key=value` may change: how the run is scored, and where things
+#: are. Everything else is the trained run's identity: scoring cannot change it.
+EVALUATE_OVERRIDABLE = ("evaluation.", "device", "progress", "store_dir", "dataset.root", "data_root")
+_ABSENT = object()
+
+
+def override_run_config(cfg: DictConfig, overrides: Iterable[str]) -> DictConfig:
+    """A run's config with `overrides` applied, read by Hydra's override grammar and checked by
+    the same rules as at composition (config_rules.py). An unknown key, or one that is part of the
+    run's identity, is refused in one line: a typo must not silently score something else."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = list(overrides)
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException as exc:
+        raise ConfigError(_override_problem(overrides, exc)) from exc
+    cfg = copy.deepcopy(cfg)
+    for item in parsed:
+        _check_evaluate_key(cfg, item.key_or_group)
+        OmegaConf.update(cfg, item.key_or_group, item.value(), merge=True)
+    problems = config_problems(cfg)
+    if problems:
+        raise ConfigError("bad config value: " + "; ".join(problems))
+    normalise_integers(cfg)
+    return cfg
+
+
+def _check_evaluate_key(cfg: DictConfig, key: str) -> None:
+    """Refuse a key the run's config lacks (naming its siblings), or one of the run's identity."""
+    if OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:
+        section = key.rsplit(".", 1)[0] if "." in key else ""
+        known = OmegaConf.select(cfg, section, default=None) if section else cfg
+        keys = ", ".join(sorted(str(k) for k in known)) if isinstance(known, DictConfig) else ""
+        valid = f"; valid keys under {section or 'the root'}: {keys}" if keys else ""
+        raise ConfigError(f"unknown key {key}{valid}")
+    if key not in EVALUATE_OVERRIDABLE and not any(key.startswith(k) for k in EVALUATE_OVERRIDABLE if k.endswith(".")):
+        allowed = ", ".join(k.rstrip(".") for k in EVALUATE_OVERRIDABLE)
+        raise ConfigError(f"{key} is part of the trained run's identity, so scoring cannot change it: train "
+                          f"another run with {key}= instead (evaluate takes {allowed})")
 
 
 def resolved_dict(cfg: DictConfig) -> dict:
@@ -161,10 +216,40 @@ def _drop(tree: dict, dotted: str) -> None:
 
 
 def identity_dict(cfg: DictConfig | dict) -> dict:
+    """The resolved config less IDENTITY_EXCLUDED, integers normalised, with the dataset's
+    content fingerprint in place of its location (file-based sources only, so the synthetic
+    scenes, whose generating settings are already here, keep their hashes)."""
     tree = resolved_dict(cfg) if isinstance(cfg, DictConfig) else json.loads(json.dumps(cfg))
+    fingerprint = identity_fingerprint(tree.get("dataset"))
     for key in IDENTITY_EXCLUDED:
         _drop(tree, key)
+    normalise_integers(tree)
+    if fingerprint is not None:
+        tree["dataset"]["fingerprint"] = fingerprint
     return tree
+
+
+def identity_fingerprint(dataset: dict | None) -> str | None:
+    """The fingerprint a run's identity holds: the one recorded in its config.yaml (what it was
+    trained on), else the one of the folder its root names now; None for the synthetic scenes."""
+    if not isinstance(dataset, dict) or not has_files(dataset):
+        return None
+    return dataset.get("fingerprint") or dataset_fingerprint(dataset)
+
+
+def recorded_config(cfg: DictConfig) -> dict:
+    """The resolved config as a run directory records it (config.yaml, checkpoints): the dataset
+    root made absolute, so the run names its data from any directory, and the dataset's content
+    fingerprint, checked before the run is scored (benchmark/run/evaluate.py)."""
+    config = resolved_dict(cfg)
+    dataset = config.get("dataset") or {}
+    if dataset_root(dataset) is not None:
+        dataset["root"] = str(dataset_root(dataset))
+        if config.get("data_root"):
+            config["data_root"] = str(Path(str(config["data_root"])).expanduser().absolute())
+    if has_files(dataset):
+        dataset["fingerprint"] = identity_fingerprint(dataset)
+    return config
 
 
 def config_hash(cfg: DictConfig | dict) -> str:

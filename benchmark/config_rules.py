@@ -113,3 +113,36 @@ def config_problems(cfg: DictConfig) -> list[str]:
         problems.append(f"data.load_size={load} is smaller than data.crop_size={crop}; valid: "
                         "load_size >= crop_size (resize to load_size, then crop)")
     return problems
+
+
+def _as_integer(value: Any) -> Any:
+    """`value` as an int where it is an integer written otherwise (1e3, 1000.0, "1000")."""
+    if isinstance(value, bool) or isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
+def normalise_integers(cfg: DictConfig | dict) -> None:
+    """Rewrite, in place, every integer key (RULES) written as a float or a string as an int.
+
+    `seed=1e3` reaches the config as 1000.0; hashed as written it would be another run than
+    `seed=1000` (seed1000.0-<other hash>). One value, one identity: normalised once, here.
+    """
+    for key, kind, *_ in RULES:
+        if kind != INT:
+            continue
+        if isinstance(cfg, DictConfig):
+            value = OmegaConf.select(cfg, key, default=None, throw_on_missing=False)
+            if value is not None and _as_integer(value) is not value:
+                OmegaConf.update(cfg, key, _as_integer(value), merge=False)
+            continue
+        *parents, leaf = key.split(".")
+        tree: Any = cfg
+        for part in parents:
+            tree = tree.get(part) if isinstance(tree, dict) else None
+        if isinstance(tree, dict) and leaf in tree and tree[leaf] is not None:
+            tree[leaf] = _as_integer(tree[leaf])

@@ -293,7 +293,7 @@ def test_evaluating_a_run_that_is_training_says_so(tmp_path):
 
     run = tmp_path / "run"
     run.mkdir()
-    (run / "config.yaml").write_text("seed: 0\n")
+    (run / "config.yaml").write_text(json.dumps(job_payload(compose_config([]))))  # a run config (issue 17)
     write_status(run, "running", iteration=3, total=8)
     with run_lock(run):
         code, _, err = benchmark("evaluate", str(run))

@@ -7,7 +7,12 @@
 * FID/KID (torch-fidelity) for every generated photo domain against the real test images
   (benchmark/run/fid_scoring.py: the weights, sanity rows; real_images.py: the real folders).
 One confusion matrix per direction over the whole test set. Generated images are written as
-PNG, one per test input, under RUN_DIR/test/<direction>/, and are what gets scored.
+PNG, one per test input, under RUN_DIR/test/<direction>/, and are what gets scored: each
+evaluation writes them into a new folder that replaces test/ whole once every direction is
+scored, so a re-score (fewer images, another test set) never counts a previous one's images.
+
+Before scoring, the dataset is checked against the content fingerprint recorded when the run
+was trained: a moved dataset is named (pass dataset.root=), a changed one refused.
 
 What is read from the config for scoring is read once, as `EvaluationSettings`
 (benchmark/run/evaluation_settings.py, with the evaluation hash), and handed down.
@@ -27,6 +32,7 @@ from tqdm import tqdm
 from benchmark import atomic
 from benchmark.data import open_domains
 from benchmark.data.domains import Domain
+from benchmark.data.fingerprint import ABSENT, dataset_fingerprint, dataset_root
 from benchmark.data.iteration import TestDomain
 from benchmark.data.transforms import test_transform, to_image
 from benchmark.device import resolve_device
@@ -38,7 +44,7 @@ from benchmark.run.evaluation_settings import evaluation_hash as evaluation_hash
 from benchmark.run.per_image import METRICS_KEY as PER_IMAGE_KEY
 from benchmark.run.per_image import write_per_image
 from benchmark.run.real_images import read_rgb_resized, real_image_folder
-from benchmark.run.store import exclusive, read_json
+from benchmark.run.store import exclusive, read_json, read_run_config
 from evaluation.labels import CLASS_NAMES, snap_to_palette
 from evaluation.metrics import ConfusionMatrix
 from evaluation.segmenter import FINAL_NAME, load_segmenter, usable_segmenter_file
@@ -55,6 +61,14 @@ class GeneratedImageError(ValueError):
 
 class MissingFinalCheckpoint(FileNotFoundError):
     """The run has not finished training."""
+
+
+class DatasetChangedError(ValueError):
+    """The dataset a run names is not the one it was trained on (moved away, or changed)."""
+
+
+class ScoringSizeError(ValueError):
+    """A split too small for what scoring needs, found before anything trains."""
 
 
 # -- the segmentation evaluator --------------------------------------------------------------
@@ -180,19 +194,35 @@ def score_generated_photos(gen_dir: Path, stems: list[str], labels: Domain, segm
 
 # -- one run -------------------------------------------------------------------------------------
 def load_run_config(run_dir: Path, overrides: DictConfig | None = None) -> DictConfig:
-    path = Path(run_dir) / "config.yaml"
-    if not path.is_file():
+    """A run directory's config.yaml (checked to be a run config: store.read_run_config)."""
+    if read_run_config(Path(run_dir)) is None:
         raise MissingFinalCheckpoint(f"{run_dir} is not a run directory (no config.yaml): train it first "
                                      "with `benchmark train ...` or `benchmark run SUITE DATASET`")
-    return OmegaConf.load(path)
+    return OmegaConf.load(Path(run_dir) / "config.yaml")
 
 
-def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.device | None = None,
-                 progress: bool = True) -> dict:
-    """Score the run's final weights; write and return metrics.json."""
-    run_dir = Path(run_dir)
-    cfg = cfg or load_run_config(run_dir)
-    device = device or resolve_device(cfg.device)
+def check_dataset_unchanged(run_dir: Path, cfg: DictConfig, trained_config: dict) -> None:
+    """Refuse to score a run on another dataset than it was trained on, in one line naming it.
+
+    `trained_config` is the config its checkpoint holds; one written before fingerprints were
+    recorded (or on the synthetic scenes, which are their settings) is not checked."""
+    recorded = (trained_config.get("dataset") or {}).get("fingerprint")
+    if not recorded:
+        return
+    name, root = cfg.dataset.name, dataset_root(cfg.dataset)
+    now = dataset_fingerprint(cfg.dataset)
+    if now == ABSENT:
+        raise DatasetChangedError(f"dataset {name} is not at {root} any more ({run_dir} was trained on it): "
+                                  f"pass dataset.root= where it is now (`benchmark evaluate {run_dir} "
+                                  f"dataset.root=/new/path/{name}`)")
+    if now != recorded:
+        raise DatasetChangedError(f"dataset {name} at {root} has changed since {run_dir} was trained on it "
+                                  f"(content fingerprint {now}, trained on {recorded}): restore its images, or "
+                                  "pass dataset.root= to the copy it was trained on")
+
+
+def final_checkpoint(run_dir: Path) -> dict:
+    """The run's final checkpoint, or a MissingFinalCheckpoint saying how far training got."""
     ckpt = load_latest(run_dir, repair=False)  # checkpoint.pt, or the previous one if that is torn
     if ckpt is None:
         raise MissingFinalCheckpoint(f"{run_dir} has no {CHECKPOINT}: training never reached its first "
@@ -201,42 +231,104 @@ def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.
         raise MissingFinalCheckpoint(f"{run_dir} has no final checkpoint: training reached iteration "
                                      f"{ckpt['iteration']} of {ckpt['total_iterations']}; run the same "
                                      "training command again to finish it")
+    return ckpt
+
+
+def evaluate_run(run_dir: Path, cfg: DictConfig | None = None, *, device: torch.device | None = None,
+                 progress: bool = True, out_dir: Path | None = None) -> dict:
+    """Score the run's final weights; write and return metrics.json.
+
+    `out_dir` (default: the run directory) receives test/, per_image/ and metrics.json: a scoring
+    with other settings than the run's own (`benchmark evaluate RUN key=value`) goes elsewhere,
+    so it never replaces the run's full-set metrics."""
+    run_dir = Path(run_dir)
+    out_dir = Path(out_dir or run_dir)
+    cfg = cfg or load_run_config(run_dir)
+    device = device or resolve_device(cfg.device)
+    ckpt = final_checkpoint(run_dir)
+    check_dataset_unchanged(run_dir, cfg, ckpt.get("config") or {})
     model = build_model(cfg).to(device)
     model.load_state_dict(ckpt["model"])
     model.eval()
     settings = evaluation_settings(cfg)
     pair = open_domains(cfg.dataset, settings.test_split)
-    segmenter = None
     fid_ok, fid_reason = fid_scoring.prepare(settings.fid)  # provisions the Inception weights if need be
     directions: dict[str, dict] = {}
-    for direction in model.directions:
-        source, target = pair.oriented(direction)
-        name = settings.directions[direction]
-        gen_dir = run_dir / "test" / name
-        started = time.perf_counter()
-        stems = translate_split(model, source, direction, gen_dir, train_size=int(cfg.data.crop_size),
-                                resolution=settings.resolution, limit=settings.max_images,
-                                batch_size=settings.batch_size, device=device, progress=progress)
-        # what translating the test split cost: seconds for CycleGAN, minutes for CoGAN's inversion
-        result: dict = {"num_images": len(stems), "translation_seconds": time.perf_counter() - started}
-        scored = None
-        if pair.aligned and target.is_label_map:
-            scored = score_generated_labels(gen_dir, stems, target, settings.resolution, settings.snap_rule)
-        elif pair.aligned and source.is_label_map:
-            segmenter = segmenter or open_segmenter(cfg, settings, device, progress)
-            scored = score_generated_photos(gen_dir, stems, source, segmenter, settings.resolution,
-                                            settings.batch_size)
-        if scored is not None:
-            result.update(scored[0])
-            result[PER_IMAGE_KEY] = write_per_image(run_dir, name, stems, scored[1], CLASS_NAMES)
-        if not target.is_label_map:
-            result.update(fid_scoring.score(settings.fid, gen_dir, real_image_folder(settings, target), device)
-                          if fid_ok else fid_scoring.unavailable(fid_reason))
-        directions[name] = result
-    metrics = {"directions": directions, "evaluation": settings.block(segmenter, len(stems)),
+    per_image: dict[str, tuple[list[str], np.ndarray]] = {}
+    segmenter = None
+    with atomic.fresh_folder(out_dir / "test") as test_dir:  # swapped in whole once all is scored
+        for direction in model.directions:
+            name = settings.directions[direction]
+            result, scored, segmenter = _score_direction(
+                cfg, settings, model, pair, direction, test_dir / name, device=device, progress=progress,
+                segmenter=segmenter, fid_reason=None if fid_ok else fid_reason)
+            if scored is not None:
+                per_image[name] = scored
+            directions[name] = result
+    for name, (stems, counts) in per_image.items():
+        directions[name][PER_IMAGE_KEY] = write_per_image(out_dir, name, stems, counts, CLASS_NAMES)
+    num_images = max((d["num_images"] for d in directions.values()), default=0)
+    metrics = {"directions": directions, "evaluation": settings.block(segmenter, num_images),
                "config_hash": ckpt.get("config_hash"), "iteration": ckpt["iteration"]}
-    atomic.write_json(run_dir / "metrics.json", metrics)
+    atomic.write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+def _score_direction(cfg: DictConfig, settings: EvaluationSettings, model, pair, direction: str, gen_dir: Path, *,
+                     device, progress: bool, segmenter, fid_reason: str | None):
+    """Translate the test split along `direction` into the new folder `gen_dir` and score it:
+    (result, (stems, per-image counts) or None, the segmenter, opened if it was needed)."""
+    source, target = pair.oriented(direction)
+    started = time.perf_counter()
+    stems = translate_split(model, source, direction, gen_dir, train_size=int(cfg.data.crop_size),
+                            resolution=settings.resolution, limit=settings.max_images,
+                            batch_size=settings.batch_size, device=device, progress=progress)
+    # what translating the test split cost: seconds for CycleGAN, minutes for CoGAN's inversion
+    result: dict = {"num_images": len(stems), "translation_seconds": time.perf_counter() - started}
+    scored = None
+    if pair.aligned and target.is_label_map:
+        scored = score_generated_labels(gen_dir, stems, target, settings.resolution, settings.snap_rule)
+    elif pair.aligned and source.is_label_map:
+        segmenter = segmenter or open_segmenter(cfg, settings, device, progress)
+        scored = score_generated_photos(gen_dir, stems, source, segmenter, settings.resolution,
+                                        settings.batch_size)
+    if scored is not None:
+        result.update(scored[0])
+    if not target.is_label_map:
+        result.update(fid_scoring.score(settings.fid, gen_dir, real_image_folder(settings, target), device)
+                      if fid_reason is None else fid_scoring.unavailable(fid_reason))
+    return result, (None if scored is None else (stems, scored[1])), segmenter
+
+
+def check_scorable(cfg: DictConfig) -> None:
+    """Before anything trains: every split is big enough for what scoring it needs.
+
+    FID/KID compare at least 2 generated with at least 2 real test images (evaluation/fid.py),
+    and the FID floor as many real training images of the target domain; a 1-image split used
+    to train every run and fail each one at scoring. KID subsets shrink to half the set by
+    themselves (evaluation/fid.py kid_subset_size), so they need no check."""
+    settings = evaluation_settings(cfg)
+    if not settings.fid.enabled:
+        return
+    limit = settings.max_images
+    splits = {settings.test_split: open_domains(cfg.dataset, settings.test_split),
+              settings.train_split: open_domains(cfg.dataset, settings.train_split)}
+    problems = []
+    for direction in ("X2Y", "Y2X"):
+        source, target = splits[settings.test_split].oriented(direction)
+        if target.is_label_map:
+            continue
+        train_target = splits[settings.train_split].oriented(direction)[1]
+        for split, domain in ((settings.test_split, source), (settings.test_split, target),
+                              (settings.train_split, train_target)):
+            n = len(domain) if limit is None else min(limit, len(domain))
+            if n < 2:
+                capped = f" (evaluation.max_images={limit})" if limit is not None and limit < len(domain) else ""
+                problems.append(f"the {split} split has {n} {domain.name} image{'s' * (n != 1)}{capped}")
+    if problems:
+        problems = list(dict.fromkeys(problems))
+        raise ScoringSizeError(f"dataset {cfg.dataset.name}: {'; '.join(problems)}, and FID/KID need at least 2: "
+                               "add images, raise evaluation.max_images, or set evaluation.fid.enabled=false")
 
 
 # -- sanity rows -----------------------------------------------------------------------------------

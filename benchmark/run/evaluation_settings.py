@@ -13,6 +13,11 @@ key, also one this code does not read), less what changes speed but never scores
   fact about this machine at this moment, not about the config, so it is read each time a hash
   or a block is taken, never kept in the settings;
 * the segmentation evaluator by its training settings' hash, unless a checkpoint is given.
+
+The dataset's content fingerprint (benchmark/data/fingerprint.py) is not in the evaluation
+hash (it is in the run's identity already), but it keys every cache made from the dataset's
+images: the real folders FID/KID compare with and the evaluator trained on the real photos. It is
+read from the folder the config names now, lazily, as the real images are.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.config import directions_of
+from benchmark.data.fingerprint import dataset_fingerprint
 from evaluation import fid
 from evaluation.labels import CLASS_NAMES, TRAIN19, check_snap_rule
 from evaluation.segmenter import SegmenterConfig
@@ -75,6 +81,17 @@ class EvaluationSettings:
     evaluator_arch: str | None  # None without a label-map side
     segmenter_checkpoint: str | None  # a given evaluator file: none is trained
     section: dict = field(repr=False, compare=False)  # cfg.evaluation as written: what the hash reads
+    dataset_cfg: dict = field(repr=False, compare=False)  # cfg.dataset, for its fingerprint
+
+    @cached_property
+    def dataset_fingerprint(self) -> str:
+        """The content fingerprint of the dataset folder the config names now (module docstring)."""
+        return dataset_fingerprint(self.dataset_cfg)
+
+    @property
+    def real_dir(self) -> Path:
+        """Where this dataset's real images at the evaluation resolution are kept, per its contents."""
+        return self.store_dir / "_real" / self.dataset / self.dataset_fingerprint
 
     @cached_property
     def segmenter(self) -> SegmenterConfig:
@@ -87,7 +104,8 @@ class EvaluationSettings:
     def evaluator_dir(self) -> Path:
         """Where this dataset's evaluator (and the reference rows) live, per its training settings."""
         seg = self.segmenter
-        return self.store_dir / "_evaluators" / self.dataset / f"{seg.resolution}px-{seg.hash(self.dataset)}"
+        return (self.store_dir / "_evaluators" / self.dataset
+                / f"{seg.resolution}px-{seg.hash(self.dataset)}-{self.dataset_fingerprint}")
 
     def hash(self, weights: str | None = None) -> str:
         """The evaluation hash (module docstring), with the FID network's identity `weights`
@@ -119,12 +137,14 @@ class EvaluationSettings:
                 "kid_subset_size": self.fid.kid_subset_size, "kid_subsets": self.fid.kid_subsets,
                 "snap_rule": self.snap_rule,
                 "x_domain": self.x_domain, "directions": dict(self.directions),
+                "dataset_fingerprint": self.dataset_fingerprint,
                 "class_names": list(CLASS_NAMES)}
 
 
 def evaluation_settings(cfg: DictConfig) -> EvaluationSettings:
-    """The settings `cfg` scores a run with. Cheap (no file is read), so each entry point builds
-    its own and hands it down; the FID weights' identity is not in it (module docstring)."""
+    """The settings `cfg` scores a run with. Cheap (no file is read until the dataset's
+    fingerprint is first asked for), so each entry point builds its own and hands it down; the FID
+    weights' identity is not in it (module docstring)."""
     ev, f = cfg.evaluation, cfg.evaluation.fid
     has_segmentation = cfg.dataset.get("label_domain") is not None
     max_images = ev.get("max_images")
@@ -141,7 +161,8 @@ def evaluation_settings(cfg: DictConfig) -> EvaluationSettings:
         has_segmentation=has_segmentation,
         evaluator_arch=ev.segmenter.arch if has_segmentation else None,
         segmenter_checkpoint=ev.segmenter.checkpoint,
-        section=OmegaConf.to_container(ev, resolve=True))
+        section=OmegaConf.to_container(ev, resolve=True),
+        dataset_cfg=OmegaConf.to_container(cfg.dataset, resolve=True))
 
 
 def evaluation_hash(cfg: DictConfig) -> str:

@@ -3,8 +3,9 @@
 A dataset image goes through the same test transform as a model's input, resized to
 `evaluation.resolution`: the ground-truth colour maps that the snapping rule is checked on, the
 real folders FID/KID score generated images against (written once per store as PNGs, so every
-run of a suite shares them and their cached features), and the input / ground-truth rows of the
-report's sample grids.
+run of a suite shares them and their cached features; keyed by the dataset's content
+fingerprint, so two folders of one name, or images replaced in place, never share them), and
+the input / ground-truth rows of the report's sample grids.
 """
 from __future__ import annotations
 
@@ -28,12 +29,12 @@ def image_folder(settings: EvaluationSettings, domain: Domain, split: str, indic
     n = len(indices)
     whole = indices == list(range(n))
     tag = f"{n}" if whole else f"{n}of{len(domain)}"
-    folder = (settings.store_dir / "_real" / settings.dataset
-              / f"{split}-{domain.name}-{settings.resolution}px-{tag}")
-    if not (folder / ".complete").exists():
-        for i in indices:
-            atomic.save_image(read_rgb_resized(domain, i, settings.resolution), folder / f"{domain.stem(i)}.png")
-        atomic.write_text(folder / ".complete", f"{n}\n")
+    folder = settings.real_dir / f"{split}-{domain.name}-{settings.resolution}px-{tag}"
+    if not (folder / ".complete").exists():  # written whole, then swapped in: never a partial set
+        with atomic.fresh_folder(folder) as new:
+            for i in indices:
+                atomic.save_image(read_rgb_resized(domain, i, settings.resolution), new / f"{domain.stem(i)}.png")
+            atomic.write_text(new / ".complete", f"{n}\n")
     return folder
 
 

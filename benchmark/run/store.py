@@ -4,6 +4,11 @@ A run directory holds config.yaml, env.json, train_log.csv, checkpoint.pt, sampl
 status.json and finally metrics.json. The rerun rule reads only these files:
 metrics.json of the same evaluation -> done (skip); a checkpoint -> resume; else start.
 A lock file makes sure no two processes ever train the same directory at once.
+
+The store never writes into a folder it did not make: `run_lock` refuses an existing folder
+that holds anything but a run's config.yaml or the few files the store writes before it
+(`run_dir=` pointing at a user's folder), and a config.yaml that is not a run config is named
+in one line, never parsed into a traceback.
 """
 from __future__ import annotations
 
@@ -15,6 +20,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
 from benchmark import atomic
 
@@ -62,6 +71,49 @@ class StoreFormatError(RuntimeError):
 
 class RunLockedError(RuntimeError):
     """Another process is working in this run directory."""
+
+
+class RunDirRefusedError(ValueError):
+    """A folder the store will not write into: not its own, or a run of another config. Never
+    recorded as the run's failure (the folder is not this run's)."""
+
+
+#: What a run config has at its top (a foreign or truncated config.yaml lacks some).
+RUN_CONFIG_KEYS = ("seed", "device", "store_dir", "model", "dataset", "trainer", "evaluation")
+#: Files the store writes into a run directory before its config.yaml (lock, failure, SLURM job).
+EARLY_FILES = ("config.yaml", ".lock", "status.json", "slurm.json")
+
+
+def read_run_config(run_dir: Path) -> dict | None:
+    """A run directory's config.yaml, resolved; None where there is none; a one-line
+    RunDirRefusedError where it is not readable or not a run config of this benchmark."""
+    path = Path(run_dir) / "config.yaml"
+    if not path.is_file():
+        return None
+    try:
+        tree = OmegaConf.to_container(OmegaConf.load(path), resolve=True)
+    except (OSError, ValueError, yaml.YAMLError, OmegaConfBaseException) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RunDirRefusedError(f"{path} is not a readable run config ({type(exc).__name__}: {first}): "
+                                 "restore it, or use another run_dir=") from None
+    missing = [k for k in RUN_CONFIG_KEYS if not isinstance(tree, dict) or k not in tree]
+    if missing:
+        raise RunDirRefusedError(f"{path} is not a run config of this benchmark (no {', '.join(missing)}): "
+                                 "this folder is not a run directory; use another run_dir=")
+    return tree
+
+
+def check_own_folder(run_dir: Path) -> None:
+    """Refuse an existing folder the store did not make (module docstring)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir() or read_run_config(run_dir) is not None:
+        return
+    foreign = sorted(p.name for p in run_dir.iterdir()
+                     if p.name not in EARLY_FILES and not (p.name.startswith(".") and p.name.endswith(".tmp")))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise RunDirRefusedError(f"{run_dir} is a folder the benchmark did not make (it holds {shown}): refusing "
+                                 "to write into it; use a new or empty run_dir=")
 
 
 def check_store(store_dir: Path) -> None:
@@ -131,8 +183,10 @@ def is_locked(run_dir: Path) -> bool:
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold the run directory's lock; refuse at once if another process holds it, naming the file
-    that holds its pid. The OS releases it when the holder dies (see the note on the locks above)."""
+    that holds its pid. The OS releases it when the holder dies (see the note on the locks above).
+    A folder the store did not make is refused before anything is written into it."""
     run_dir = Path(run_dir)
+    check_own_folder(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     fh = open(run_dir / ".lock", "a")
     try:

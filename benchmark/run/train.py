@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from benchmark import atomic
-from benchmark.config import config_hash, identity_diff, resolved_dict, run_dir_of
+from benchmark.config import config_hash, identity_diff, recorded_config, run_dir_of
 from benchmark.data import open_domains
 from benchmark.data.iteration import UnpairedIterations, iteration_sampler
 from benchmark.device import resolve_device
@@ -32,7 +32,7 @@ from benchmark.run.checkpoint import CHECKPOINT, load_latest, remove_stale_tempo
 from benchmark.run.loss_buffer import LossBuffer
 from benchmark.run.samples import sample_batch, save_sample_grid
 from benchmark.run.step import TrainStep, build_trainable
-from benchmark.run.store import write_status
+from benchmark.run.store import RunDirRefusedError, read_run_config, write_status
 
 CHECKPOINT_FORMAT = 1
 
@@ -41,8 +41,12 @@ class NonFiniteLossError(RuntimeError):
     """A loss became NaN or inf; the run stops and its last good checkpoint is kept."""
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(RunDirRefusedError):
     """A run directory holds a checkpoint of a different config."""
+
+
+class ConfigEditedError(RunDirRefusedError):
+    """A run directory's config.yaml says another config than the one asked to train there."""
 
 
 def iteration_budget(trainer_cfg, epoch_length: int) -> tuple[int, int]:
@@ -171,8 +175,8 @@ def _open_run(cfg: DictConfig, run_dir: Path) -> _Run:
     and write config.yaml and env.json."""
     run_dir.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
-    config = resolved_dict(cfg)
-    chash = config_hash(cfg)
+    config = recorded_config(cfg)  # dataset root absolute, and the dataset's content fingerprint
+    chash = config_hash(config)
 
     seed_everything(int(cfg.seed))
     pair = open_domains(cfg.dataset, cfg.dataset.train_split)
@@ -182,12 +186,27 @@ def _open_run(cfg: DictConfig, run_dir: Path) -> _Run:
     total, decay_start = iteration_budget(cfg.trainer, data.epoch_length)
     model, precision = build_trainable(cfg, device, linear_decay(decay_start, total))
     start = _resume(run_dir, model, config, chash)
+    _check_recorded_config(run_dir, config)  # before config.yaml is rewritten
     atomic.write_text(run_dir / "config.yaml", _yaml(config))
     # The hash keeps the literal trainer.precision ("auto"); what it meant on this device is here.
     atomic.write_json(run_dir / "env.json", {**environment(device), "config_hash": chash,
+                                             "dataset_fingerprint": config["dataset"].get("fingerprint"),
                                              "precision": precision,
                                              "precision_requested": str(cfg.trainer.precision)})
     return _Run(cfg, run_dir, device, config, chash, data, total, model, start)
+
+
+def _check_recorded_config(run_dir: Path, config: dict) -> None:
+    """Refuse a run directory whose config.yaml names another run than `config`: edited by hand,
+    or left by another config. It would otherwise be overwritten without a word."""
+    recorded = read_run_config(run_dir)
+    if recorded is None:
+        return
+    diff = identity_diff(recorded, config)
+    if diff:
+        raise ConfigEditedError(f"{run_dir / 'config.yaml'} differs from the config asked for ({'; '.join(diff)}): "
+                                "it was edited by hand or belongs to another run; restore it, or use another "
+                                "run_dir= (settings are changed with key=value overrides, which make a new run)")
 
 
 def _resume(run_dir: Path, model, config: dict, chash: str) -> int:
