@@ -11,6 +11,7 @@ import copy
 import functools
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from hydra.errors import HydraException, MissingConfigException
 from omegaconf import DictConfig, OmegaConf
 
 from benchmark.config_rules import config_problems, normalise_integers
-from benchmark.data.fingerprint import dataset_fingerprint, dataset_root, has_files
 
 CONF_MODULE = "benchmark.conf"
 CONF_DIR = Path(__file__).parent / "conf"
@@ -140,7 +140,7 @@ def _override_problem(overrides: list[str], exc: Exception) -> str:
 
 #: What `benchmark evaluate RUN key=value` may change: how the run is scored, and where things
 #: are. Everything else is the trained run's identity: scoring cannot change it.
-EVALUATE_OVERRIDABLE = ("evaluation.", "device", "progress", "store_dir", "dataset.root", "data_root")
+EVALUATE_OVERRIDABLE = ("evaluation.", "device", "progress", "store_dir", "dataset.root")
 _ABSENT = object()
 
 
@@ -232,6 +232,8 @@ def identity_dict(cfg: DictConfig | dict) -> dict:
 def identity_fingerprint(dataset: dict | None) -> str | None:
     """The fingerprint a run's identity holds: the one recorded in its config.yaml (what it was
     trained on), else the one of the folder its root names now; None for the synthetic scenes."""
+    from benchmark.data.fingerprint import dataset_fingerprint, has_files  # the data package loads torch
+
     if not isinstance(dataset, dict) or not has_files(dataset):
         return None
     return dataset.get("fingerprint") or dataset_fingerprint(dataset)
@@ -241,12 +243,14 @@ def recorded_config(cfg: DictConfig) -> dict:
     """The resolved config as a run directory records it (config.yaml, checkpoints): the dataset
     root made absolute, so the run names its data from any directory, and the dataset's content
     fingerprint, checked before the run is scored (benchmark/run/evaluate.py)."""
+    from benchmark.data.fingerprint import dataset_root, has_files
+
     config = resolved_dict(cfg)
     dataset = config.get("dataset") or {}
     if dataset_root(dataset) is not None:
         dataset["root"] = str(dataset_root(dataset))
         if config.get("data_root"):
-            config["data_root"] = str(Path(str(config["data_root"])).expanduser().absolute())
+            config["data_root"] = os.path.abspath(Path(str(config["data_root"])).expanduser())
     if has_files(dataset):
         dataset["fingerprint"] = identity_fingerprint(dataset)
     return config

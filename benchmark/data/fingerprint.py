@@ -43,7 +43,7 @@ def dataset_root(dataset_cfg: Any) -> Path | None:
     root = cfg_get(dataset_cfg, "root", None)
     if root in (None, "") or not has_files(dataset_cfg):
         return None
-    return Path(str(root)).expanduser().absolute()
+    return Path(os.path.abspath(Path(str(root)).expanduser()))  # absolute, `..` folded, links kept
 
 
 def dataset_fingerprint(dataset_cfg: Any) -> str:

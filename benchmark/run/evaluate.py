@@ -212,7 +212,8 @@ def check_dataset_unchanged(run_dir: Path, cfg: DictConfig, trained_config: dict
     name, root = cfg.dataset.name, dataset_root(cfg.dataset)
     now = dataset_fingerprint(cfg.dataset)
     if now == ABSENT:
-        raise DatasetChangedError(f"dataset {name} is not at {root} any more ({run_dir} was trained on it): "
+        raise DatasetChangedError(f"dataset {name} is not at {root} ({run_dir} was trained on it, content "
+                                  f"fingerprint {recorded}): "
                                   f"pass dataset.root= where it is now (`benchmark evaluate {run_dir} "
                                   f"dataset.root=/new/path/{name}`)")
     if now != recorded:
