@@ -167,3 +167,21 @@ def test_unquoted_non_ascii_override_says_to_quote_it(capsys):
     assert main(["train", "dataset.root=/tmp/données"]) == 2
     line = capsys.readouterr().err.strip()
     assert "\n" not in line and "quote it" in line and "dataset.root='/tmp/données'" in line, line
+
+
+# -- report folders: results/<suite>/<dataset.name>/ ---------------------------------------------------
+@pytest.mark.slow
+def test_a_report_of_another_folder_with_the_same_name_is_refused_naming_both_roots(tmp_path, capsys):
+    a = make_dataset(tmp_path / "a" / "cityscapes")
+    b = make_dataset(tmp_path / "b" / "cityscapes", seed=1)
+    common = [o for o in file_overrides(a) if not o.startswith(("dataset=", "dataset.root="))]
+    common += [f"store_dir={tmp_path / 'store'}", f"results_dir={tmp_path / 'results'}"]
+    assert main(["run", "ablations", "cityscapes", f"dataset.root={a}", *common]) == 0
+    provenance = json.loads((tmp_path / "results" / "ablations" / "cityscapes" / "provenance.json").read_text())
+    assert provenance["dataset_root"] == str(a) and provenance["dataset_fingerprint"] == folder_fingerprint(a)
+    capsys.readouterr()
+    assert main(["report", "ablations", "cityscapes", f"dataset.root={b}", *common]) == 1  # none of b's runs
+    assert main(["run", "ablations", "cityscapes", f"dataset.root={b}", *common]) == 2  # b's own runs, then
+    line = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
+    assert len(line) == 1 and str(a) in line[0] and str(b) in line[0] and "results_dir=" in line[0], line
+    assert json.loads((tmp_path / "results" / "ablations" / "cityscapes" / "provenance.json").read_text()) == provenance

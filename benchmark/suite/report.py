@@ -61,6 +61,31 @@ def _sanity_rows(base, progress: bool) -> dict | None:
     return reference_rows(base, progress=progress) or None
 
 
+class ReportDatasetError(ValueError):
+    """A report folder made from another dataset of the same name."""
+
+
+def dataset_provenance(base) -> dict:
+    """The dataset a report is made from: its root and content fingerprint (file-based sources;
+    the synthetic scenes are named by their settings, already in the provenance's configs)."""
+    from benchmark.data.fingerprint import dataset_fingerprint, dataset_root, has_files
+
+    if not has_files(base.dataset):
+        return {}
+    return {"dataset_root": str(dataset_root(base.dataset)), "dataset_fingerprint": dataset_fingerprint(base.dataset)}
+
+
+def check_report_dataset(out: Path, previous: dict, current: dict) -> None:
+    """Refuse to replace a report made from another dataset of the same name, naming both roots:
+    results/<suite>/<dataset.name>/ would silently hold the other folder's tables."""
+    before, now = previous.get("dataset_fingerprint"), current.get("dataset_fingerprint")
+    if before and now and before != now:
+        raise ReportDatasetError(
+            f"{out} was made from dataset {previous.get('dataset')} at {previous.get('dataset_root')} "
+            f"(fingerprint {before}), not from {current.get('dataset_root')} (fingerprint {now}): pass "
+            "results_dir= for this dataset's report, or delete that folder to replace it")
+
+
 def report_suite(suite_name: str, dataset: str, overrides: list[str], *,
                  command: str | None = None, progress: bool = True,
                  force: bool = False) -> dict:
@@ -100,11 +125,13 @@ def report_suite(suite_name: str, dataset: str, overrides: list[str], *,
         "runs_done": f"{len(done)}/{len(runs)}",
         "runs_failed": {f"{r.variant}/seed{r.seed}": states[r.run_dir].error for r in failed},
         "config_hashes": {f"{r.variant}/seed{r.seed}": r.config_hash for r in runs},
+        **dataset_provenance(base),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     provenance["inputs_fingerprint"] = _fingerprint(done, provenance["runs_failed"], provenance,
                                                     reference)
     previous = read_json(out / "provenance.json") or {}
+    check_report_dataset(out, previous, provenance)
     if not force and previous.get("inputs_fingerprint") == provenance["inputs_fingerprint"]:
         return {**summary, "up_to_date": True}
     records = [r.record() for r in done] + [
