@@ -3,7 +3,10 @@
 Configs live in `benchmark/conf` (groups: model, dataset, profile, launcher, suite). A run's
 identity is a hash of its resolved config without the settings that say *where* or *how* it
 runs (launcher, paths, device, logging cadence): moving the store or switching from a laptop
-to SLURM must find the same run, changing a loss weight must not.
+to SLURM must find the same run, changing a loss weight must not. What a file-based dataset is
+enters as its content fingerprint (benchmark/data/fingerprint.py), never its location: a moved
+dataset keeps its runs, and another folder with the same `dataset.name` never shares them.
+Integer values are normalised first (`seed=1e3` is `seed=1000`), so one run has one identity.
 """
 from __future__ import annotations
 
