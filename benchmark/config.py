@@ -133,7 +133,8 @@ def _compose(overrides: tuple[str, ...]) -> DictConfig:
 def _override_problem(overrides: list[str], exc: Exception) -> str:
     """One line for a bad override. Hydra's grammar takes only ASCII in an unquoted value, and
     says so as `LexerNoViableAltException`: name the override and say to quote it instead."""
-    for item in overrides:
+    lexer = "LexerNoViableAlt" in str(exc) or "LexerNoViableAlt" in repr(exc.__cause__)
+    for item in overrides if lexer else ():
         key, sep, value = item.partition("=")
         if sep and not value.isascii() and value[:1] not in ("'", '"'):
             return (f"bad override {item}: an unquoted value may only hold ASCII characters; quote it, "
