@@ -185,3 +185,13 @@ def test_a_report_of_another_folder_with_the_same_name_is_refused_naming_both_ro
     line = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
     assert len(line) == 1 and str(a) in line[0] and str(b) in line[0] and "results_dir=" in line[0], line
     assert json.loads((tmp_path / "results" / "ablations" / "cityscapes" / "provenance.json").read_text()) == provenance
+
+
+def test_recorded_root_is_absolute_with_dots_folded(tmp_path, monkeypatch):
+    from benchmark.config import recorded_config
+
+    root = make_dataset(tmp_path / "data" / "cityscapes")
+    monkeypatch.chdir(tmp_path / "data")
+    config = recorded_config(compose_config(file_overrides("../data/./cityscapes")))
+    assert config["dataset"]["root"] == str(root) and config["dataset"]["fingerprint"] == folder_fingerprint(root)
+    assert "fingerprint" not in recorded_config(compose_config([]))["dataset"], "synthetic: its settings"
