@@ -9,7 +9,12 @@ imports the training loop. The rules:
 * `checkpoint.pt.sha256` beside it holds the checksum; a file that does not match it (or does
   not load) is named in a warning, moved aside as `*.corrupt`, and the previous one is used;
 * a full disk is said as such: where, how much is free and how much the checkpoint needs;
-* temporaries left by a killed writer (`.checkpoint.pt.*.tmp`) are removed on the next start.
+* temporaries left by a killed writer (`.checkpoint.pt.*.tmp`) are removed on the next start;
+* a checkpoint is unpickled with `weights_only=True`: only tensors, plain containers and the
+  numpy types of the NumPy RNG state (see `SAFE_GLOBALS`) are built, so opening someone else's
+  run directory cannot run their code. A file naming any other type is refused
+  (`UnsafeCheckpointError`, one line naming the file), never moved aside nor replaced by the
+  previous checkpoint: it is not a torn write, and the user decides what to do with it.
 
 Hand-written: torch.save has no atomic, verified or rotating mode.
 """
@@ -18,12 +23,15 @@ from __future__ import annotations
 import errno
 import gc
 import os
+import pickle
+import re
 import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from benchmark import atomic
@@ -39,6 +47,33 @@ class CheckpointCorruptError(RuntimeError):
     """Every checkpoint of a run directory is unreadable."""
 
 
+class UnsafeCheckpointError(RuntimeError):
+    """A checkpoint names a type this suite never writes (it could run code when unpickled).
+
+    A RuntimeError, so the CLI prints it as one `error: ...` line."""
+
+
+def _numpy_reconstruct() -> Any:
+    """numpy's array rebuilder: `numpy._core.multiarray._reconstruct` (numpy 2) or
+    `numpy.core.multiarray._reconstruct` (numpy 1); the pickle names whichever wrote it."""
+    core = getattr(np, "_core", None) or np.core
+    return core.multiarray._reconstruct
+
+
+# What a run's checkpoint holds beyond torch's own weights-only allowlist (tensors, OrderedDict,
+# plain containers and scalars): `np.random.get_state()` is ('MT19937', uint32 ndarray, int,
+# int, float), pickled through ndarray, its dtype and numpy's rebuilder. The uint32 dtype's
+# class (numpy.dtypes.UInt32DType, numpy >= 1.25) is listed too, as some numpy versions pickle it
+# by class; the rebuilder is also accepted under numpy 1's name, so a checkpoint written with
+# numpy 1 resumes under numpy 2. Found by listing the globals of a real checkpoint of every family
+# (torch.serialization.get_unsafe_globals_in_checkpoint); nothing else is needed.
+SAFE_GLOBALS: list[Any] = [np.ndarray, np.dtype, type(np.dtype(np.uint32)), _numpy_reconstruct(),
+                           (_numpy_reconstruct(), "numpy.core.multiarray._reconstruct")]
+
+# torch words it "Unsupported global: GLOBAL x.y was not ..." or "unsupported GLOBAL x.y whose ..."
+_UNSUPPORTED = re.compile(r"unsupported global:? (?:GLOBAL )?(\S+)", re.IGNORECASE)
+
+
 class DiskFullError(OSError):
     """No room on the disk for a checkpoint (errno ENOSPC; printed as its message alone)."""
 
@@ -49,8 +84,25 @@ class DiskFullError(OSError):
 def load_checkpoint(path: Path) -> dict:
     """Load on the CPU: RNG and image-pool generator states must stay CPU ByteTensors (found on
     CUDA: mapping them to the GPU breaks `set_state`); weights move when they are loaded into
-    the model, optimiser state follows its parameters."""
-    return torch.load(path, map_location="cpu", weights_only=False)
+    the model, optimiser state follows its parameters.
+
+    Weights only, with `SAFE_GLOBALS` allowed for this call alone (the allowlist of the process
+    is left as it was): a file naming any other type raises UnsafeCheckpointError before that
+    type is built, so its code never runs."""
+    try:
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "WeightsUnpickler" not in text and "weights_only" not in text.lower():
+            raise  # a torn or garbled pickle: the caller names it as unusable
+        found = _UNSUPPORTED.search(text)
+        what = (f"{found.group(1).rstrip('.')}" if found
+                else "something other than tensors, numpy arrays and plain containers")
+        raise UnsafeCheckpointError(
+            f"refused to load the checkpoint {path}: it names {what}, which this suite never writes "
+            "and which could run code when unpickled; if you did not make it, delete it (and its "
+            ".sha256), else train the run again in a fresh run_dir=") from None
 
 
 def checksum_path(path: Path) -> Path:
@@ -188,6 +240,8 @@ def load_latest(run_dir: Path, *, repair: bool = True,
         if problem is None:
             try:
                 state = load_checkpoint(path)
+            except UnsafeCheckpointError:
+                raise  # not a torn write: neither moved aside nor silently replaced by the previous one
             except Exception as exc:  # zip, pickle and EOF errors have many types; the file is what matters
                 problem = f"it does not load ({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]})"
         if problem is None and not (isinstance(state, dict) and "iteration" in state):
