@@ -22,6 +22,7 @@ from PIL import Image
 from evaluation.labels import snap_to_palette
 
 from .errors import DatasetConfigError, DatasetNotFoundError, ImageReadError, LabelColourError
+from .rgb import to_rgb
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
@@ -50,11 +51,13 @@ def cfg_get(cfg: Any, key: str, default: Any = None) -> Any:
 
 
 def read_rgb(path: Path) -> Image.Image:
-    """Decode an image fully (so truncation is caught here, not in a worker later)."""
+    """Decode an image fully (so truncation is caught here, not in a worker later), as RGB:
+    greyscale, palette, CMYK and 16-bit images are converted and alpha is flattened onto white
+    (rgb.py says why)."""
     try:
         with Image.open(path) as img:
             img.load()
-            return img.convert("RGB")
+            return to_rgb(img)
     except FileNotFoundError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:

@@ -26,4 +26,5 @@ class LabelColourError(ValueError):
 
 
 class ImageFormatError(ImageReadError):
-    """Images whose header shows the wrong mode (alpha, grayscale), size or aspect for the layout."""
+    """Images whose header is unreadable, or shows a mode without an RGB conversion, or the wrong
+    size or aspect for the layout (greyscale, palette, CMYK and alpha are converted: rgb.py)."""

@@ -28,14 +28,16 @@ def open_domains(dataset_cfg: Any, split: str) -> DomainPair:
     `dataset_cfg` (keys: name, source, root, a_domain, b_domain, x_domain, label_domain,
     train_split, test_split; synthetic: train_count, test_count, seed, size).
 
-    Every file's header is checked (mode, size, aspect) and a few label maps are snapped, so a
-    bad image fails here, with the list of offenders, not hours into training.
+    Every file's header is checked (readable, size, aspect) and a few label maps are snapped, so
+    a bad image fails here, with the list of offenders, not hours into training; images that
+    are not RGB (greyscale, palette, CMYK, 16-bit, alpha) are counted in one line on stderr and
+    converted when they load (rgb.py).
     """
     source = cfg_get(dataset_cfg, "source", None)
     if source not in SOURCES:
         raise DatasetConfigError(f"dataset {cfg_get(dataset_cfg, 'name', '?')}: unknown "
                                  f"source {source!r}; use one of {', '.join(SOURCES)}")
     pair = SOURCES[source](dataset_cfg, split)
-    check_headers(pair)
+    check_headers(pair, name=f"dataset {cfg_get(dataset_cfg, 'name', source)}")
     check_label_samples(pair)
     return pair
