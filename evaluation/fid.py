@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from evaluation import inception_weights as iw
+from evaluation.frechet import fid_and_kid
 from evaluation.inception_weights import InceptionWeights, InceptionWeightsError
 
 INCEPTION_EXTRACTOR = "inception-v3-compat"
@@ -228,9 +229,9 @@ def compute_fid_kid(generated_dir: str | os.PathLike, real_dir: str | os.PathLik
     try:
         if device.type == "cuda":
             with torch.cuda.device(device):
-                metrics = torch_fidelity.calculate_metrics(**kwargs)
+                metrics = fid_and_kid(**kwargs)
         else:
-            metrics = torch_fidelity.calculate_metrics(**kwargs)
+            metrics = fid_and_kid(**kwargs)
     except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
         return {"unavailable": f"downloading {feature_extractor} weights failed ({exc}): pass "
                                "evaluation.fid.weights_path=/path/to/it"}

@@ -154,15 +154,14 @@ def test_only_pool_features_may_be_requested(real_weights, city_sets):
 
 
 def test_default_layer_is_the_2048_pool_and_settings_are_passed(real_weights, city_sets, monkeypatch):
-    import torch_fidelity
     seen = {}
 
-    def fake(**kwargs):  # only records what would be asked of torch-fidelity
+    def fake(**kwargs):  # only records what would be asked of torch-fidelity (evaluation/frechet.py)
         seen.update(kwargs)
         return {"frechet_inception_distance": 1.0, "kernel_inception_distance_mean": 2.0,
                 "kernel_inception_distance_std": 3.0}
 
-    monkeypatch.setattr(torch_fidelity, "calculate_metrics", fake)
+    monkeypatch.setattr(fid_mod, "fid_and_kid", fake)
     r = compute_fid_kid(city_sets["B"], city_sets["A"], kid_subsets=7)
     assert seen["feature_layer_fid"] == seen["feature_layer_kid"] == "2048" and r["feature_layer"] == "2048"
     assert seen["kid_subset_size"] == 6 and seen["kid_subsets"] == 7 and seen["cuda"] is False
