@@ -117,6 +117,7 @@ def _status_rows(runs) -> list[dict]:
     from benchmark.run.evaluate import evaluation_hash
     from benchmark.run.store import run_state
     from benchmark.suite.launcher import slurm_job_state
+    from benchmark.suite.requirements import recorded_unavailable
 
     rows = []
     for run in runs:
@@ -126,9 +127,12 @@ def _status_rows(runs) -> list[dict]:
         if slurm and not state.finished and state.state != "failed":
             shown = {"PENDING": "pending", "RUNNING": "running", "REQUEUED": "requeued",
                      "PREEMPTED": "requeued"}.get(slurm, shown)
+        error = state.error
+        if not state.finished and (reason := recorded_unavailable(run.run_dir)):
+            shown, error = "unavailable", reason
         progress = f"{state.iteration}/{state.total}" if state.total else ""
         rows.append({"variant": run.variant, "seed": run.seed, "state": shown, "iteration": progress,
-                     "slurm": f"{job} {slurm}" if job else "", "error": state.error or "",
+                     "slurm": f"{job} {slurm}" if job else "", "error": error or "",
                      "run_dir": str(run.run_dir)})
     return rows
 
@@ -188,6 +192,7 @@ def cmd_run(args, overrides: list[str]) -> int:
     )
     from benchmark.suite.plan import check_dataset, load_suite, plan
     from benchmark.suite.report import report_suite
+    from benchmark.suite.requirements import split_unavailable
 
     load_suite(args.suite)
     check_dataset(args.dataset)
@@ -202,6 +207,9 @@ def cmd_run(args, overrides: list[str]) -> int:
         queued = [r for r in todo if slurm_job_state(r.run_dir)[1] in _slurm_active()]
         notes += [f"queued   {r.variant} seed {r.seed}: job {slurm_job_state(r.run_dir)[0]}" for r in queued]
         todo = [r for r in todo if r not in queued]
+    todo, unavailable = split_unavailable(todo)  # before anything trains: what this machine lacks
+    notes += [f"unavailable {r.variant} seed {r.seed}: {unavailable[r.run_dir]}" for r in runs
+              if r.run_dir in unavailable]
     for line in notes:
         print(line)
     gave_up = [line for line in notes if line.startswith("gave up")]
@@ -244,7 +252,22 @@ def cmd_run(args, overrides: list[str]) -> int:
               + (" (up to date)" if out.get("up_to_date") else ""))
     if gave_up:
         print(f"{len(gave_up)} run(s) gave up after their retries (see above); exit code 1", file=sys.stderr)
-    return 1 if failures or gave_up else 0
+    print(run_summary(runs, unavailable, strict=args.strict))
+    return 1 if failures or gave_up or (args.strict and unavailable) else 0
+
+
+def run_summary(runs, unavailable: dict, *, strict: bool) -> str:
+    """The last line of `benchmark run`: "6/7 done, 1 unavailable: feature_loss (reason)"."""
+    from benchmark.run.evaluation_settings import evaluation_hash
+    from benchmark.run.store import run_state
+
+    done = sum(run_state(r.run_dir, evaluation_hash(r.cfg)).finished for r in runs)
+    line = f"{done}/{len(runs)} done"
+    if unavailable:
+        reasons = {r.variant: unavailable[r.run_dir] for r in runs if r.run_dir in unavailable}
+        line += f", {len(unavailable)} unavailable: " + "; ".join(f"{v} ({why})" for v, why in reasons.items())
+        line += " (--strict: exit code 1)" if strict else " (not a failure; --strict makes it one)"
+    return line
 
 
 def _slurm_active():
@@ -362,6 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--poll", type=float, default=10.0, help="seconds between status polls")
             p.add_argument("--yes", action="store_true",
                            help="start even when the cost estimate is absurd for the launcher")
+            p.add_argument("--strict", action="store_true",
+                           help="exit 1 when a variant is unavailable here (its weights cannot be had)")
     p = sub.add_parser("evaluate", help="score a run (or the reference rows of a dataset)")
     p.add_argument("target", nargs="?")
     p.add_argument("--reference", choices=["real"])

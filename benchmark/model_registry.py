@@ -71,7 +71,13 @@ def check_training_data(cfg, pair) -> bool:
             f"model={cfg.model.name} trains on aligned (x, y) pairs but dataset={cfg.dataset.name} "
             f"has none (unaligned, |X|={len(pair.X)}, |Y|={len(pair.Y)}): use a paired dataset "
             "(cityscapes, facades, maps, synthetic) or an unpaired model")
-    check = getattr(family, "check_training_requirements", None)
+    check_requirements(cfg)
+    return paired
+
+
+def check_requirements(cfg) -> None:
+    """What the model needs from the world besides data (the feature loss: its pretrained
+    weights on disk or fetched now); raises the family's own error, one line naming the option."""
+    check = getattr(model_family(cfg), "check_training_requirements", None)
     if check is not None:
         check(_with_benchmark_weights(cfg.model))
-    return paired

@@ -14,7 +14,7 @@ VARIANTS = ["cogan", "bigan", "simgan", "feature_loss", "feature_loss_inception"
 
 
 @pytest.mark.slow
-def test_baselines_suite_writes_tables_2_and_3_with_the_unavailable_row_named(tmp_path, monkeypatch):
+def test_baselines_suite_writes_tables_2_and_3_with_the_unavailable_row_named(tmp_path, monkeypatch, capsys):
     # VGG-16 weights are made absent (nothing cached, host "unreachable") on every machine, so
     # the feature-loss row must come out unavailable with the option to set, never a number.
     monkeypatch.setattr(feature_nets, "cached_path", lambda arch: tmp_path / "hub" / f"{arch}.pth")
@@ -23,7 +23,12 @@ def test_baselines_suite_writes_tables_2_and_3_with_the_unavailable_row_named(tm
             "progress=false", "dataset.train_count=8", "dataset.test_count=4", "dataset.size=32",
             "trainer.iterations=4", "trainer.sample_every=4", "trainer.checkpoint_every=4",
             "evaluation.segmenter.iterations=10", "evaluation.fid.enabled=false"]
-    assert main(["run", "baselines", "synthetic", *args]) == 1  # one run failed, the rest finished
+    # unavailable is known before training, named with the option to set, and not a failure
+    assert main(["run", "baselines", "synthetic", *args]) == 0
+    printed = capsys.readouterr().out
+    assert "unavailable feature_loss seed 0: FeatureWeightsUnavailable" in printed
+    assert printed.strip().splitlines()[-1].startswith("6/7 done, 1 unavailable: feature_loss (")
+    assert not list((tmp_path / "store").glob("synthetic/feature_loss/*/checkpoint*"))  # nothing trained
     out = tmp_path / "results" / "baselines" / "synthetic"
     for table in ("table2", "table3"):
         for ext in ("md", "tex", "csv"):
@@ -38,9 +43,12 @@ def test_baselines_suite_writes_tables_2_and_3_with_the_unavailable_row_named(tm
         assert set(m["directions"]) == {"photo2labels", "labels2photo"}, variant
         assert 0.0 <= m["directions"]["photo2labels"]["per_pixel_acc"] <= 1.0
     status = json.loads(next((tmp_path / "store").glob("synthetic/feature_loss/*/status.json")).read_text())
-    assert status["state"] == "failed" and "model.feature_net.weights_path" in status["error"]
+    assert status["state"] == "unavailable" and "model.feature_net.weights_path" in status["error"]
     csv = pd.read_csv(out / "table3.csv", comment="#")
     assert len(csv) >= len(VARIANTS)
+    # --strict: the full table is required, so the same state is exit 1 (nothing re-trains)
+    assert main(["run", "baselines", "synthetic", "--strict", *args]) == 1
+    assert "(--strict: exit code 1)" in capsys.readouterr().out.strip().splitlines()[-1]
 
 
 def test_paper_suite_plans_every_table_and_trains_cyclegan_once():

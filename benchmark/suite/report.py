@@ -24,6 +24,7 @@ from benchmark.run.evaluation_settings import evaluation_hash
 from benchmark.run.samples import report_sample_rows
 from benchmark.run.store import read_json, run_state
 from benchmark.suite.plan import load_suite, plan, table_specs
+from benchmark.suite.requirements import recorded_unavailable
 
 
 def _fingerprint(done, failed, provenance: dict, reference) -> str:
@@ -100,9 +101,11 @@ def report_suite(suite_name: str, dataset: str, overrides: list[str], *,
     states = {r.run_dir: run_state(r.run_dir, evaluation_hash(r.cfg)) for r in runs}
     done = [r for r in runs if states[r.run_dir].finished]
     failed = [r for r in runs if states[r.run_dir].state == "failed"]
+    unavailable = {r.run_dir: reason for r in runs if not states[r.run_dir].finished
+                   and (reason := recorded_unavailable(r.run_dir))}
     out = results_dir(base, suite_name, dataset)
     summary = {"out_dir": out, "files": {}, "done": len(done), "failed": len(failed),
-               "planned": len(runs)}
+               "unavailable": len(unavailable), "planned": len(runs)}
     if not done:
         return {**summary, "written": False}
     evaluations = [(read_json(r.run_dir / "metrics.json") or {}).get("evaluation", {})
@@ -124,18 +127,24 @@ def report_suite(suite_name: str, dataset: str, overrides: list[str], *,
         "y_domain": directions_of(base)["X2Y"].split("2", 1)[1],
         "runs_done": f"{len(done)}/{len(runs)}",
         "runs_failed": {f"{r.variant}/seed{r.seed}": states[r.run_dir].error for r in failed},
+        "runs_unavailable": {f"{r.variant}/seed{r.seed}": unavailable[r.run_dir] for r in runs
+                             if r.run_dir in unavailable},
         "config_hashes": {f"{r.variant}/seed{r.seed}": r.config_hash for r in runs},
         **dataset_provenance(base),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    provenance["inputs_fingerprint"] = _fingerprint(done, provenance["runs_failed"], provenance,
-                                                    reference)
+    provenance["inputs_fingerprint"] = _fingerprint(
+        done, {**provenance["runs_failed"], **provenance["runs_unavailable"]}, provenance, reference)
     previous = read_json(out / "provenance.json") or {}
     check_report_dataset(out, previous, provenance)
     if not force and previous.get("inputs_fingerprint") == provenance["inputs_fingerprint"]:
         return {**summary, "up_to_date": True}
     records = [r.record() for r in done] + [
-        {**r.record(), "state": "failed", "error": states[r.run_dir].error} for r in failed]
+        {**r.record(), "state": "failed", "error": states[r.run_dir].error} for r in failed] + [
+        # an unavailable run is a failure whose error type says "Unavailable": the tables show
+        # "unavailable" with the reason (benchmark/report/runs.py)
+        {**r.record(), "state": "failed", "error": unavailable[r.run_dir]} for r in runs
+        if r.run_dir in unavailable]
     files = write_report(table_specs(suite, base), records, out, provenance,
                          reference_rows=reference,
                          sample_sources=partial(report_sample_rows, base))
