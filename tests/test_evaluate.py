@@ -85,6 +85,13 @@ def test_reference_rows_on_synthetic(tmp_path):
     assert 0 <= floor["fid"] < identity["fid"], (floor, identity)
     assert floor["num_generated"] == floor["num_real"] == 6 and "train" in floor["what"]
     assert "photo2labels" not in rows["fid_floor"]  # labels are no photo domain
+    # the floor of both segmentation scores: the commonest test class everywhere (one class right)
+    majority = rows["majority_class"]
+    assert majority["labels2photo"] == majority["photo2labels"]
+    floor_scores = majority["photo2labels"]
+    assert 0.0 < floor_scores["per_pixel_acc"] < gt["per_pixel_acc"]
+    present = sum(c["acc"] is not None for c in floor_scores["per_class"].values())
+    assert floor_scores["per_class_acc"] == pytest.approx(1.0 / present, rel=1e-6)
     again = reference_rows(cfg, progress=False)  # cached
     assert again == json.loads(json.dumps(rows))
 

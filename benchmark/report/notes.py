@@ -44,6 +44,8 @@ SANITY_NOTES = {
                            "1.000 says labels are read and snapped correctly), not a ceiling — "
                            "generated maps carry off-palette colours (off_palette_fraction in "
                            "scores_long.csv) that the ground truth does not.",
+    "majority_class": "every pixel predicted as the test labels' most frequent class: the floor of "
+                      "a segmentation score, what a model that learned nothing of the layout gets.",
     "fid_floor": "the real test images against real training images, same FID/KID "
                  "pipeline: the floor a model can reach.",
     "identity": "the input images themselves, unchanged, scored as outputs: what doing "

@@ -48,6 +48,7 @@ PROVENANCE_KEYS = ("command", "commit", "dirty", "dataset", "resolution", "train
 SANITY_ROWS: dict[str, str] = {
     "real_photos": REAL_PHOTOS,
     "ground_truth_labels": "Ground-truth labels, snapped (pipeline check)",
+    "majority_class": "Majority class everywhere (floor)",
     "fid_floor": "Real test vs real train (floor)",
     "identity": "Identity (input as output)",
 }

@@ -333,6 +333,21 @@ def check_scorable(cfg: DictConfig) -> None:
 
 
 # -- sanity rows -----------------------------------------------------------------------------------
+def majority_class_scores(truths: list[np.ndarray]) -> dict:
+    """The segmentation scores of predicting the test labels' most frequent class at every pixel:
+    the floor of both directions' FCN scores (a model that learned nothing about the layout but
+    the commonest class gets this much per-pixel accuracy for free). The class is taken from the
+    test labels themselves, so the floor is, if anything, generous."""
+    counts = np.zeros(len(CLASS_NAMES), dtype=np.int64)
+    for truth in truths:
+        valid = truth[truth < len(CLASS_NAMES)]
+        counts += np.bincount(valid.ravel(), minlength=len(CLASS_NAMES))[:len(CLASS_NAMES)]
+    cm = ConfusionMatrix()
+    for truth in truths:
+        cm.update(truth, np.full_like(truth, int(counts.argmax())))
+    return cm.scores()
+
+
 def reference_rows(cfg: DictConfig, *, device: torch.device | None = None, progress: bool = True) -> dict:
     """The sanity rows of a dataset, cached per evaluation hash. JSON shape:
 
@@ -348,7 +363,8 @@ def reference_rows(cfg: DictConfig, *, device: torch.device | None = None, progr
     resolution = settings.resolution
     fid_scoring.prepare(settings.fid)  # weights first: the cache name below carries their identity
     out = settings.evaluator_dir / f"reference-{settings.hash()}.json"
-    if settings.segmenter_checkpoint is None and (cached := read_json(out)):
+    if settings.segmenter_checkpoint is None and (cached := read_json(out)) and (
+            "majority_class" in cached or not settings.has_segmentation):  # older caches lack the floor
         return cached
     pair = open_domains(cfg.dataset, settings.test_split)
     fid_rows = fid_scoring.sanity_rows(settings, pair, open_domains(cfg.dataset, settings.train_split), device=device)
@@ -364,13 +380,16 @@ def reference_rows(cfg: DictConfig, *, device: torch.device | None = None, progr
                                 desc="real photos", disable=not progress, leave=False):
         cm.update(targets.numpy(), segmenter.predict(images.to(device)).cpu().numpy())
     gt = ConfusionMatrix()
-    for i in range(len(real)):
+    truths = [labels.train_ids(i, size=resolution) for i in range(len(real))]
+    for i, truth in enumerate(truths):
         colour = np.asarray(read_rgb_resized(labels, i, resolution))
-        gt.update(labels.train_ids(i, size=resolution), snap_to_palette(colour, rule=settings.snap_rule)[0])
+        gt.update(truth, snap_to_palette(colour, rule=settings.snap_rule)[0])
     names = settings.directions
     to_photo = names["Y2X"] if pair.Y.is_label_map else names["X2Y"]
     to_labels = names["X2Y"] if pair.Y.is_label_map else names["Y2X"]
+    majority = majority_class_scores(truths)
     rows = {"real_photos": {to_photo: cm.scores()}, "ground_truth_labels": {to_labels: gt.scores()},
+            "majority_class": {to_photo: majority, to_labels: majority},
             **fid_rows, "evaluation": settings.block(segmenter, len(real))}
     atomic.write_json(out, rows)
     return rows
