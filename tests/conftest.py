@@ -39,3 +39,14 @@ def shared_data() -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return path
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (`-n 3 --dist loadgroup`, the README's command) the tests that submit
+    to the SLURM cluster run one after another on one worker: they share one 2-CPU node, and the
+    preemption test needs it whole, so two of them at once would preempt or starve each other.
+    They mostly wait on the queue, so the other workers run the CPU-bound tests beside them."""
+    for item in items:
+        if item.get_closest_marker("slurm") is not None:
+            item.add_marker(pytest.mark.xdist_group("slurm"))
