@@ -46,7 +46,8 @@ def test_results_is_the_reports_long_frame(tiny):
     written = pd.read_csv(root / "results" / "ablations" / "synthetic" / "scores_long.csv")
     keys = ["variant", "seed", "direction", "metric"]
     mine, theirs = frame.sort_values(keys).reset_index(drop=True), written.sort_values(keys).reset_index(drop=True)
-    assert mine[keys + ["config_hash", "commit"]].astype(str).equals(theirs[keys + ["config_hash", "commit"]].astype(str))
+    same = keys + ["config_hash", "commit"]
+    assert mine[same].astype(str).equals(theirs[same].astype(str))
     assert mine.value.to_numpy() == pytest.approx(theirs.value.to_numpy())
 
 
