@@ -19,6 +19,7 @@ from baselines.cogan import CoGAN
 from benchmark.config import compose_config
 from benchmark.data import open_domains
 from benchmark.model_registry import UnalignedDataError, build_model, check_training_data
+from benchmark.run.checkpoint import load_checkpoint
 
 WEIGHTS: dict[str, Path] = {}
 
@@ -285,8 +286,8 @@ def test_stopped_and_resumed_baseline_ends_with_identical_weights(tmp_path, mode
     train(_smoke_run(tmp_path / "straight", model, *extra))
     train(_smoke_run(tmp_path / "resumed", model, *extra), stop_after=3)
     assert train(_smoke_run(tmp_path / "resumed", model, *extra))["resumed_from"] == 3
-    a = torch.load(tmp_path / "straight" / CHECKPOINT, weights_only=False)
-    b = torch.load(tmp_path / "resumed" / CHECKPOINT, weights_only=False)
+    a = load_checkpoint(tmp_path / "straight" / CHECKPOINT)
+    b = load_checkpoint(tmp_path / "resumed" / CHECKPOINT)
     assert a["model"].keys() == b["model"].keys()
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
     if model == "cogan":
@@ -324,11 +325,11 @@ def test_killed_cogan_process_resumes_exactly(tmp_path):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    reached = torch.load(killed / CHECKPOINT, weights_only=False)["iteration"]
+    reached = load_checkpoint(killed / CHECKPOINT)["iteration"]
     assert 5 <= reached < 120, f"kill came too late to test anything (iteration {reached})"
     subprocess.run([*cmd, f"run_dir={killed}"], check=True, env=env, capture_output=True)
-    a = torch.load(tmp_path / "straight" / CHECKPOINT, weights_only=False)["model"]
-    b = torch.load(killed / CHECKPOINT, weights_only=False)["model"]
+    a = load_checkpoint(tmp_path / "straight" / CHECKPOINT)["model"]
+    b = load_checkpoint(killed / CHECKPOINT)["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 

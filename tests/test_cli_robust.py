@@ -19,6 +19,7 @@ from PIL import Image
 
 from benchmark.cli import main
 from benchmark.config import compose_config, job_payload
+from benchmark.run.checkpoint import load_checkpoint
 from evaluation.labels import TRAIN_PALETTE
 
 REPO = Path(__file__).resolve().parents[1]
@@ -132,7 +133,7 @@ def test_truncated_checkpoint_falls_back_to_the_previous_and_ends_identical(tmp_
     train(compose_config(_train_args(tmp_path / "straight", "trainer.iterations=12")))
     run = tmp_path / "torn"
     train(compose_config(_train_args(run, "trainer.iterations=12")), stop_after=8)
-    assert torch.load(run / "checkpoint.prev.pt", weights_only=False)["iteration"] == 4
+    assert load_checkpoint(run / "checkpoint.prev.pt")["iteration"] == 4
     data = (run / "checkpoint.pt").read_bytes()
     (run / "checkpoint.pt").write_bytes(data[: len(data) // 2])   # a torn write
     (run / ".checkpoint.pt.x1y2.tmp").write_bytes(b"left by a kill")
@@ -142,8 +143,8 @@ def test_truncated_checkpoint_falls_back_to_the_previous_and_ends_identical(tmp_
     assert f"{run / 'checkpoint.pt'} is unusable" in err and "previous checkpoint" in err, err
     assert "iteration 4" in err and (run / "checkpoint.pt.corrupt").exists()
     assert not list(run.glob(".checkpoint*.tmp"))
-    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=False)["model"]
-    b = torch.load(run / "checkpoint.pt", weights_only=False)["model"]
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")["model"]
+    b = load_checkpoint(run / "checkpoint.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a), "resumed from iteration 4, exactly"
 
 
@@ -185,7 +186,7 @@ def test_disk_full_while_saving_says_where_and_how_much(tmp_path, monkeypatch, c
                  "2.0 KiB free", "is intact"):
         assert word in line, (word, line)
     monkeypatch.undo()
-    assert torch.load(run / "checkpoint.pt", weights_only=False)["iteration"] == 4
+    assert load_checkpoint(run / "checkpoint.pt")["iteration"] == 4
     assert not list(run.glob(".checkpoint*.tmp"))
 
 
