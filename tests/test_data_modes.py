@@ -45,8 +45,8 @@ def test_alpha_is_flattened_onto_white():
     assert conversion_kind(rgba) == "alpha"
     assert out.getpixel((0, 0)) == (255, 255, 255)
     assert out.getpixel((1, 0)) == pytest.approx((227, 127, 127), abs=1)
-    la = Image.new("LA", (1, 1), (0, 0))
-    assert to_rgb(la).getpixel((0, 0)) == (255, 255, 255)
+    for mode in ("LA", "La", "PA", "RGBa"):  # every alpha mode PIL has, premultiplied ones too
+        assert to_rgb(Image.new(mode, (1, 1))).getpixel((0, 0)) == (255, 255, 255), mode
     transparent_palette = Image.new("P", (1, 1), 0)
     transparent_palette.info["transparency"] = 0
     assert conversion_kind(transparent_palette) == "alpha"

@@ -67,7 +67,7 @@ def to_rgb(img: Image.Image) -> Image.Image:
     if img.mode == "RGB":
         return img
     if has_alpha(img):
-        rgba = img.convert("RGBA")
+        rgba = (img.convert("LA") if img.mode == "La" else img).convert("RGBA")  # PIL has no La -> RGBA
         background = Image.new("RGBA", rgba.size, (*BACKGROUND, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
     if img.mode in _SIXTEEN_BIT:
