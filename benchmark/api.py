@@ -111,7 +111,6 @@ def run(suite: str, dataset: str, overrides: Sequence[str] = (), strict: bool = 
     """
     from benchmark.cli import build_parser, cmd_run
 
-    words = ["run", suite, dataset, *(["--yes"] if yes else []), *(["--wait"] if wait else [])]
-    args: argparse.Namespace = build_parser().parse_args(words)
-    args.strict = bool(strict)  # set here, not as --strict: any version of the parser accepts it
+    flags = [flag for flag, on in (("--strict", strict), ("--yes", yes), ("--wait", wait)) if on]
+    args: argparse.Namespace = build_parser().parse_args(["run", suite, dataset, *flags])  # the CLI's defaults
     return int(cmd_run(args, list(overrides)))

@@ -70,3 +70,12 @@ def test_python_dash_m_benchmark(tiny):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("| done") == 5, done.stdout
+
+
+def test_strict_rerun_trains_nothing_and_exits_0(tiny, capsys):
+    root, overrides, _ = tiny
+    checkpoints = {p: p.stat().st_mtime_ns for p in (root / "store").glob("synthetic/*/*/checkpoint.pt")}
+    assert len(checkpoints) == 5
+    assert api.run("ablations", "synthetic", overrides, strict=True) == 0
+    assert "0 of 5 runs to do" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in checkpoints} == checkpoints
