@@ -50,3 +50,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("slurm") is not None:
             item.add_marker(pytest.mark.xdist_group("slurm"))
+    # The SLURM chain is the longest serial path (time limits and requeues of at least a minute
+    # each): handed out first, it runs while the other workers take the rest; last, the whole
+    # run waited for it at the end.
+    items.sort(key=lambda item: item.get_closest_marker("slurm") is None)

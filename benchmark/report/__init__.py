@@ -13,13 +13,13 @@ beside old figures, and a figure the new report no longer draws is gone, not lef
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmark.atomic import replace_folder
 from benchmark.report.claims import write_claims
 from benchmark.report.index import readme
 from benchmark.report.reference import load_reference
@@ -27,8 +27,7 @@ from benchmark.report.runs import LoadedRun, ReportWarning, TableSpec, atomic_wr
 from benchmark.report.significance import table_stats
 from benchmark.report.tables import build_tables
 
-__all__ = ["write_report", "build_tables", "make_plots", "load_reference", "ReportWarning",
-           "replace_folder"]
+__all__ = ["write_report", "build_tables", "make_plots", "load_reference", "ReportWarning"]
 
 
 def make_plots(*args, **kwargs):
@@ -37,27 +36,6 @@ def make_plots(*args, **kwargs):
     return _make_plots(*args, **kwargs)
 
 
-def replace_folder(new: Path, target: Path) -> None:
-    """Put the finished folder `new` where `target` is, as one swap.
-
-    POSIX has no atomic exchange of two non-empty directories (renameat2's RENAME_EXCHANGE is
-    Linux-only and not in the standard library), so: rename the old folder aside, rename the
-    new one in, delete the old. If the second rename fails the old folder is put back; a crash
-    between the two renames leaves both complete folders on disk, never a mixture.
-    """
-    new, target = Path(new), Path(target)
-    old = None
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-        os.rename(target, old)
-    try:
-        os.rename(new, target)
-    except BaseException:
-        if old is not None:
-            os.rename(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _write_all(specs: Sequence[TableSpec], loaded: list[LoadedRun], out_dir: Path,
@@ -88,7 +66,7 @@ def write_report(specs: Sequence[Mapping[str, Any] | TableSpec],
                  sample_sources: Callable[[str, Sequence[str]], Mapping] | None = None
                  ) -> dict[str, list[Path]]:
     """Write the tables, the figures (unless plots=False), provenance.json and README.md as
-    one set that replaces `out_dir` (see replace_folder).
+    one set that replaces `out_dir` (see benchmark.atomic.replace_folder).
 
     `reference_rows`: benchmark.run.evaluate.reference_rows' JSON (sanity rows); `sample_sources`:
     (direction, stems) -> {"input": {stem: image}, "ground truth": {...}} for the sample grids.
