@@ -716,3 +716,22 @@ def test_per_image_files_that_disagree_with_metrics_drop_the_interval(scored_run
     gan = next(line for line in md.splitlines() if line.startswith("| GAN alone"))
     assert "[" not in gan.split("|")[3], gan
     assert "No interval or mark for GAN alone: the per-image scores do not sum to metrics.json" in md
+
+
+def test_bars_draw_the_floor_identity_and_majority_rows_as_reference_lines(tmp_path):
+    """The FID/KID bars carry the floor and identity rows, the score bars the majority-class
+    floor: a reader sees whether a variant sits next to doing nothing."""
+    from benchmark.report.plots import reference_lines
+    from benchmark.report.runs import sanity_rows
+
+    rows = sanity_rows({"fid_floor": {"labels2photo": {"fid": 140.0, "kid": 0.0}},
+                        "identity": {"labels2photo": {"fid": 296.0, "kid": 0.3},
+                                     "photo2labels": {"unavailable": {"fid": "labels"}}},
+                        "majority_class": {"labels2photo": {"per_pixel_acc": 0.26},
+                                           "photo2labels": {"per_pixel_acc": 0.26}},
+                        "evaluation": {"evaluation_hash": "x"}})
+    assert [(k, v) for k, v, *_ in reference_lines(rows, "labels2photo", "fid")] == [
+        ("fid_floor", 140.0), ("identity", 296.0)]
+    assert [k for k, *_ in reference_lines(rows, "photo2labels", "fid")] == []
+    assert [(k, v) for k, v, *_ in reference_lines(rows, "photo2labels", "per_pixel_acc")] == [
+        ("majority_class", 0.26)]

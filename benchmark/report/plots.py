@@ -85,6 +85,26 @@ def _paper_value(reference: PaperReference, direction: str, variant: str,
 
 # --------------------------------------------------------------------------- scores
 
+#: The sanity rows drawn as reference lines on the score bars, with their line style: the FID/KID
+#: floor (real test vs real train) and what doing nothing scores (identity), and the
+#: segmentation floor (the majority class everywhere), in black so that no line takes a
+#: variant's colour. A reader sees at once whether a variant
+#: sits next to "doing nothing".
+REFERENCE_LINES = (("fid_floor", ":", "black"), ("identity", "-.", "black"),
+                   ("majority_class", ":", "black"))
+
+
+def reference_lines(rows: dict, direction: str, metric: str) -> list[tuple[str, float, str, str]]:
+    """(row key, value, line style, colour) of each reference row that scores `metric` in
+    `direction` (rows: `sanity_rows`' shape)."""
+    out = []
+    for key, ls, colour in REFERENCE_LINES:
+        value = finite(((rows.get(key) or {}).get(direction) or {}).get(metric))
+        if value is not None:
+            out.append((key, value, ls, colour))
+    return out
+
+
 def plot_bars(runs: Iterable[Mapping[str, Any] | LoadedRun], direction: str,
               out_dir: str | Path, variants: Sequence[str] | None = None,
               reference_rows: Mapping[str, Any] | None = None,
@@ -109,6 +129,7 @@ def plot_bars(runs: Iterable[Mapping[str, Any] | LoadedRun], direction: str,
                     if direction in ceilings.get(k, {})), None)
     real = ceilings[ceiling][direction] if ceiling else {}
 
+    drawn: dict[str, tuple[str, str]] = {}
     with sns.axes_style("whitegrid"), sns.plotting_context("notebook", font_scale=0.85):
         width = max(3.2, 0.55 * len(order) + 1.2)
         ncols = min(3, len(metrics))
@@ -131,6 +152,9 @@ def plot_bars(runs: Iterable[Mapping[str, Any] | LoadedRun], direction: str,
                                edgecolor="black", linewidth=1.2, zorder=5)
             if finite(real.get(metric)) is not None:
                 ax.axhline(real[metric], ls="--", lw=1.2, color="dimgrey", zorder=4)
+            for key, value, ls, colour in reference_lines(ceilings, direction, metric):
+                ax.axhline(value, ls=ls, lw=1.2, color=colour, zorder=4)
+                drawn[key] = (ls, colour)
             label, _ = METRICS[metric]
             ax.set_title(label)
             ax.set_xlabel("")
@@ -151,7 +175,9 @@ def plot_bars(runs: Iterable[Mapping[str, Any] | LoadedRun], direction: str,
                           markeredgecolor="black", label="paper (reported)")]
         if any(finite(real.get(m)) is not None for m in metrics):
             handles.append(Line2D([], [], ls="--", color="dimgrey", label=sanity_name(ceiling)))
-        fig.legend(handles=handles, loc="outside lower center", ncols=len(handles),
+        handles += [Line2D([], [], ls=ls, color=colour, label=sanity_name(key))
+                    for key, (ls, colour) in drawn.items()]
+        fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 3),
                    frameon=False)
         fig.suptitle(f"{direction_label(direction)}: mean ± sd over seeds")
         return _save(fig, Path(out_dir) / f"bars_{direction}.png")
