@@ -49,58 +49,74 @@ def count_flops(fn: Callable[[], object]) -> int:
     return int(counter.get_total_flops())
 
 
-class Probe:
-    """The peak-speed reference: one conv forward + backward under the row's precision and format."""
+class _PeakProbe:
+    """One small op, forward + backward under the row's precision, timed in enough calls per
+    sample that the timer and launch latency do not dominate (CUDA). Subclasses build their
+    tensors, then call `_calibrate`, and say what the op is (`forward`) and which grads to clear."""
 
-    def __init__(self, device: torch.device, precision: str, memory_format: str,
-                 channels: int, size: int) -> None:
+    def __init__(self, device: torch.device, precision: str) -> None:
         torch.manual_seed(0)
         self.device = device
         self.dtype = AMP_DTYPES[precision]
-        self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device)
-        self.x = torch.randn(1, channels, size, size, device=device)
-        if memory_format == "channels_last":
-            self.conv, self.x = to_channels_last(self.conv), to_channels_last(self.x)
-        self.x.requires_grad_(True)  # so backward computes the input gradient too, as in a net
         self.grad = None
+
+    def _calibrate(self) -> None:
         self.flop = count_flops(self)
-        # Enough calls per sample that the timer and launch latency do not dominate (CUDA).
-        self.reps = max(1, min(1000, math.ceil(0.05 / min(time_calls(self, 2, device)))))
+        self.reps = max(1, min(1000, math.ceil(0.05 / min(time_calls(self, 2, self.device)))))
+
+    def forward(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def clear_grads(self) -> None:
+        raise NotImplementedError
 
     def __call__(self) -> None:
         with torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
                             enabled=self.dtype is not None):
-            out = self.conv(self.x)
+            out = self.forward()
         if self.grad is None:
             self.grad = torch.ones_like(out)
         out.backward(self.grad)
-        self.conv.weight.grad = self.conv.bias.grad = self.x.grad = None
+        self.clear_grads()
 
     def sample(self, n: int) -> list[float]:
         return time_calls(self, n, self.device, self.reps)
 
 
-class MatmulProbe(Probe):
+class Probe(_PeakProbe):
+    """The peak-speed reference: one conv forward + backward under the row's precision and format."""
+
+    def __init__(self, device: torch.device, precision: str, memory_format: str,
+                 channels: int, size: int) -> None:
+        super().__init__(device, precision)
+        self.conv = torch.nn.Conv2d(channels, channels, 3, padding=1).to(device)
+        self.x = torch.randn(1, channels, size, size, device=device)
+        if memory_format == "channels_last":
+            self.conv, self.x = to_channels_last(self.conv), to_channels_last(self.x)
+        self.x.requires_grad_(True)  # so backward computes the input gradient too, as in a net
+        self._calibrate()
+
+    def forward(self) -> torch.Tensor:
+        return self.conv(self.x)
+
+    def clear_grads(self) -> None:
+        self.conv.weight.grad = self.conv.bias.grad = self.x.grad = None
+
+
+class MatmulProbe(_PeakProbe):
     """The other peak reference: one square matmul forward + backward (the GEMM oneDNN/cuBLAS
     reach their best on). The device's peak is the faster of the two probes."""
 
-    def __init__(self, device: torch.device, precision: str, n: int) -> None:  # noqa: D107
-        torch.manual_seed(0)
-        self.device = device
-        self.dtype = AMP_DTYPES[precision]
+    def __init__(self, device: torch.device, precision: str, n: int) -> None:
+        super().__init__(device, precision)
         self.a = torch.randn(n, n, device=device, requires_grad=True)
         self.b = torch.randn(n, n, device=device, requires_grad=True)
-        self.grad = None
-        self.flop = count_flops(self)
-        self.reps = max(1, min(1000, math.ceil(0.05 / min(time_calls(self, 2, device)))))
+        self._calibrate()
 
-    def __call__(self) -> None:
-        with torch.autocast(self.device.type, dtype=self.dtype or torch.float32,
-                            enabled=self.dtype is not None):
-            out = self.a @ self.b
-        if self.grad is None:
-            self.grad = torch.ones_like(out)
-        out.backward(self.grad)
+    def forward(self) -> torch.Tensor:
+        return self.a @ self.b
+
+    def clear_grads(self) -> None:
         self.a.grad = self.b.grad = None
 
 
