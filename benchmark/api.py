@@ -70,12 +70,12 @@ def status(suite: str, dataset: str, overrides: Sequence[str] = ()) -> pd.DataFr
     `error`), unavailable where this machine cannot have the variant's weights, and a SLURM
     job's pending/running/requeued while it waits in the queue; `iteration` is "i/total".
     """
-    from benchmark.cli import _status_rows
     from benchmark.suite.plan import plan
+    from benchmark.suite.status import status_rows
 
     _, runs = plan(suite, dataset, list(overrides))
     hashes = {str(r.run_dir): r.config_hash for r in runs}
-    rows = [{**row, "config_hash": hashes.get(str(row["run_dir"]), "")} for row in _status_rows(runs)]
+    rows = [{**row, "config_hash": hashes.get(str(row["run_dir"]), "")} for row in status_rows(runs)]
     return pd.DataFrame(rows, columns=STATUS_COLUMNS)
 
 

@@ -113,38 +113,6 @@ def cmd_data(args, overrides: list[str]) -> int:
     return 0
 
 
-def _status_rows(runs) -> list[dict]:
-    from benchmark.run.evaluate import evaluation_hash
-    from benchmark.run.store import run_state
-    from benchmark.suite.launcher import slurm_job_state
-    from benchmark.suite.requirements import recorded_unavailable
-
-    rows = []
-    for run in runs:
-        state = run_state(run.run_dir, evaluation_hash(run.cfg))
-        job, slurm = slurm_job_state(run.run_dir)
-        shown = state.state
-        if slurm and not state.finished and state.state != "failed":
-            shown = {"PENDING": "pending", "RUNNING": "running", "REQUEUED": "requeued",
-                     "PREEMPTED": "requeued"}.get(slurm, shown)
-        error = state.error
-        if not state.finished and (reason := recorded_unavailable(run.run_dir)):
-            shown, error = "unavailable", reason
-        progress = f"{state.iteration}/{state.total}" if state.total else ""
-        rows.append({"variant": run.variant, "seed": run.seed, "state": shown, "iteration": progress,
-                     "slurm": f"{job} {slurm}" if job else "", "error": error or "",
-                     "run_dir": str(run.run_dir)})
-    return rows
-
-
-def print_status(runs) -> list[dict]:
-    import pandas as pd
-
-    rows = _status_rows(runs)
-    print(pd.DataFrame(rows).to_markdown(index=False))
-    return rows
-
-
 def store_line(base, overrides: list[str]) -> str:
     """Which store a command reads: absolute, with where the setting came from."""
     store = Path(base.store_dir).resolve()
@@ -160,6 +128,8 @@ def cmd_status(args, overrides: list[str]) -> int:
 
     base, runs = plan(args.suite, args.dataset, overrides)
     print(store_line(base, overrides))
+    from benchmark.suite.status import print_status
+
     rows = print_status(runs)
     return 1 if any(r["state"] == "failed" for r in rows) else 0
 
@@ -231,6 +201,8 @@ def cmd_run(args, overrides: list[str]) -> int:
         # the store decides, not sacct: a job's state lags behind its result file, and a job that
         # finished just as its time-limit signal came reads FAILED although its run is done
         failures = [r.run_dir for r in live if not run_state(r.run_dir, evaluation_hash(r.cfg)).finished]
+        from benchmark.suite.status import print_status
+
         print_status(runs)
     else:
         with exclusive(suite_lock_path(base, args.suite, args.dataset), f"benchmark run {args.suite} {args.dataset}"):
