@@ -125,11 +125,10 @@ def store_line(base, overrides: list[str]) -> str:
 
 def cmd_status(args, overrides: list[str]) -> int:
     from benchmark.suite.plan import plan
+    from benchmark.suite.status import print_status
 
     base, runs = plan(args.suite, args.dataset, overrides)
     print(store_line(base, overrides))
-    from benchmark.suite.status import print_status
-
     rows = print_status(runs)
     return 1 if any(r["state"] == "failed" for r in rows) else 0
 
@@ -163,6 +162,7 @@ def cmd_run(args, overrides: list[str]) -> int:
     from benchmark.suite.plan import check_dataset, load_suite, plan
     from benchmark.suite.report import report_suite
     from benchmark.suite.requirements import split_unavailable
+    from benchmark.suite.status import print_status
 
     load_suite(args.suite)
     check_dataset(args.dataset)
@@ -201,8 +201,6 @@ def cmd_run(args, overrides: list[str]) -> int:
         # the store decides, not sacct: a job's state lags behind its result file, and a job that
         # finished just as its time-limit signal came reads FAILED although its run is done
         failures = [r.run_dir for r in live if not run_state(r.run_dir, evaluation_hash(r.cfg)).finished]
-        from benchmark.suite.status import print_status
-
         print_status(runs)
     else:
         with exclusive(suite_lock_path(base, args.suite, args.dataset), f"benchmark run {args.suite} {args.dataset}"):

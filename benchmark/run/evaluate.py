@@ -333,6 +333,11 @@ def check_scorable(cfg: DictConfig) -> None:
 
 
 # -- sanity rows -----------------------------------------------------------------------------------
+#: The rows a reference file holds; a new row bumps it, so an older cached file is recomputed, not
+#: read without the row (2: the majority-class floor).
+REFERENCE_ROWS_FORMAT = 2
+
+
 def majority_class_scores(truths: list[np.ndarray]) -> dict:
     """The segmentation scores of predicting the test labels' most frequent class at every pixel:
     the floor of both directions' FCN scores (a model that learned nothing about the layout but
@@ -362,9 +367,8 @@ def reference_rows(cfg: DictConfig, *, device: torch.device | None = None, progr
     settings = evaluation_settings(cfg)
     resolution = settings.resolution
     fid_scoring.prepare(settings.fid)  # weights first: the cache name below carries their identity
-    out = settings.evaluator_dir / f"reference-{settings.hash()}.json"
-    if settings.segmenter_checkpoint is None and (cached := read_json(out)) and (
-            "majority_class" in cached or not settings.has_segmentation):  # older caches lack the floor
+    out = settings.evaluator_dir / f"reference-{settings.hash()}-r{REFERENCE_ROWS_FORMAT}.json"
+    if settings.segmenter_checkpoint is None and (cached := read_json(out)):
         return cached
     pair = open_domains(cfg.dataset, settings.test_split)
     fid_rows = fid_scoring.sanity_rows(settings, pair, open_domains(cfg.dataset, settings.train_split), device=device)
