@@ -100,7 +100,8 @@ def table_notes(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mapping[
         dataset = provenance.get("dataset")
         if dataset and str(dataset) != table.dataset:
             notes.append(f"The paper's numbers are for {table.dataset}; these runs are on "
-                         f"{dataset}: compare the ordering of the rows, not the values.")
+                         f"{dataset}: the paper column is context, not a target; whether its "
+                         "ordering of the rows holds here is for the seeds to say (claims.md).")
     keys = {sanity_name(k): k for k in SANITY_NOTES}
     for label, what in sanity_labels.items():
         key = keys.get(label)
