@@ -34,7 +34,7 @@ REAL_DATA_PROFILE = "paper"      # the default profile on every dataset that is 
 
 #: Dotted keys left out of a run's identity: where and how it runs, not what it computes.
 IDENTITY_EXCLUDED = (
-    "launcher", "data_root", "store_dir", "run_dir", "results_dir", "device", "progress", "dataset.root",
+    "launcher", "data_root", "store_dir", "run_dir", "results_dir", "device", "progress", "logger", "dataset.root",
     "data.num_workers", "trainer.log_every", "trainer.sample_every", "trainer.checkpoint_every",
     "trainer.num_samples", "evaluation", "suite", "seeds",
 )

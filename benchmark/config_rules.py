@@ -31,6 +31,7 @@ RULES: tuple[tuple[str, str, Any, Any, bool], ...] = (
     ("trainer.sample_every", INT, 1, None, False),
     ("trainer.checkpoint_every", INT, 1, None, False),
     ("trainer.num_samples", INT, 1, None, False),
+    ("logger", CHOICE, ("csv", "tensorboard"), None, False),  # benchmark/run/curves.py
     ("trainer.precision", CHOICE, ("fp32", "bf16", "fp16", "auto"), None, False),  # models/precision.py
     ("data.crop_size", INT, 16, None, False),
     ("data.load_size", INT, 16, None, False),

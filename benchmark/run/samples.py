@@ -34,8 +34,9 @@ def sample_batch(cfg, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]
     return x.to(device), y.to(device)
 
 
-def save_sample_grid(model, x: torch.Tensor, y: torch.Tensor, path: Path) -> None:
-    """One row per entry of `model.sample_rows` (x, G(x), F(G(x)), y, F(y), G(F(y)))."""
+def save_sample_grid(model, x: torch.Tensor, y: torch.Tensor, path: Path) -> Image.Image:
+    """One row per entry of `model.sample_rows` (x, G(x), F(G(x)), y, F(y), G(F(y))), saved
+    to `path` and returned (the live curves show it too)."""
     was_training = model.training
     model.eval()
     try:
@@ -45,7 +46,9 @@ def save_sample_grid(model, x: torch.Tensor, y: torch.Tensor, path: Path) -> Non
     n = min(len(t) for _, t in rows)
     tiles = torch.cat([t[:n].float().cpu() for _, t in rows])
     grid = make_grid(tiles, nrow=n, padding=2, pad_value=1.0)
-    atomic.save_image(to_image(grid), path)
+    image = to_image(grid)
+    atomic.save_image(image, path)
+    return image
 
 
 def report_sample_rows(cfg, direction: str, stems) -> dict[str, dict[str, Image.Image]]:

@@ -29,6 +29,7 @@ from benchmark.device import resolve_device
 from benchmark.model_registry import check_training_data
 from benchmark.provenance import environment
 from benchmark.run.checkpoint import CHECKPOINT, load_latest, remove_stale_temporaries, save_checkpoint
+from benchmark.run.curves import open_curves
 from benchmark.run.loss_buffer import LossBuffer
 from benchmark.run.samples import sample_batch, save_sample_grid
 from benchmark.run.step import TrainStep, build_trainable
@@ -239,6 +240,7 @@ def _loop(run: _Run, end: int) -> dict:
     bar = tqdm(total=total, initial=run.start, desc=f"{cfg.model.name} s{cfg.seed}", unit="it",
                disable=not cfg.progress, dynamic_ncols=True)
     step = TrainStep(run.model, run.device, channels_last=bool(trainer.channels_last))
+    curves = open_curves(str(cfg.get("logger", "csv")), run_dir, run.start)
     iteration, log_every = run.start, int(trainer.log_every)
     try:
         for batch in loader:
@@ -248,21 +250,25 @@ def _loop(run: _Run, end: int) -> dict:
             sample_due = iteration % int(trainer.sample_every) == 0 or iteration == total
             checkpoint_due = iteration % int(trainer.checkpoint_every) == 0 or iteration in (end, total)
             if iteration % log_every == 0 or sample_due or checkpoint_due:
-                _log_losses(step.losses, log, bar, run_dir, log_every)
+                _log_losses(step.losses, log, curves, bar, run_dir, log_every)
             if sample_due:
-                save_sample_grid(run.model, sample_x, sample_y, run_dir / "samples" / f"iter_{iteration:07d}.png")
+                grid = save_sample_grid(run.model, sample_x, sample_y,
+                                        run_dir / "samples" / f"iter_{iteration:07d}.png")
+                curves.image(iteration - 1, "samples", grid)
             if checkpoint_due:
                 log.flush()
+                curves.flush()
                 _save_checkpoint(run, iteration)
                 write_status(run_dir, "running" if iteration < total else "trained",
                              iteration=iteration, total=total)
     finally:
         log.close()
+        curves.close()
         bar.close()
     return run.result(iteration)
 
 
-def _log_losses(pending: LossBuffer, log: TrainLog, bar, run_dir: Path, log_every: int) -> None:
+def _log_losses(pending: LossBuffer, log: TrainLog, curves, bar, run_dir: Path, log_every: int) -> None:
     """Log the waiting steps' losses and stop at the first non-finite one (run before every
     save, so a checkpoint never holds a bad step)."""
     for step in pending.drain():
@@ -274,6 +280,8 @@ def _log_losses(pending: LossBuffer, log: TrainLog, bar, run_dir: Path, log_ever
                                      f"{step.iteration} of {run_dir}; the last good checkpoint is kept")
         if (step.iteration + 1) % log_every == 0:
             log.write({"iteration": step.iteration, **step.losses, **step.extra})
+            curves.scalars(step.iteration, {**step.losses, "learning_rate": step.extra["lr"],
+                                            "s_per_iteration": 1.0 / max(step.extra["it_per_s"], 1e-3)})
             if not bar.disable:
                 bar.set_postfix({k.removeprefix("loss_"): f"{v:.3f}" for k, v in step.losses.items()
                                  if k != "loss_G_total"}, refresh=False)
