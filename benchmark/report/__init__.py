@@ -40,7 +40,7 @@ def make_plots(*args, **kwargs):
 
 def _write_all(specs: Sequence[TableSpec], loaded: list[LoadedRun], out_dir: Path,
                provenance: Mapping[str, Any], reference_rows, plots: bool,
-               sample_sources) -> dict[str, list[Path]]:
+               sample_sources, previous: Path | None = None) -> dict[str, list[Path]]:
     reference = load_reference()
     stats = {spec.id: table_stats(spec, loaded) for spec in specs}
     files: dict[str, list[Path]] = {
@@ -53,6 +53,10 @@ def _write_all(specs: Sequence[TableSpec], loaded: list[LoadedRun], out_dir: Pat
     meta = [atomic_write_text(out_dir / "provenance.json",
                               json.dumps(provenance, indent=2, default=str) + "\n")]
     files["meta"] = meta
+    if plots:  # the page shows the figures: a tables-only report (plots=False) writes none
+        from benchmark.report.html import write_html  # jinja2 and the images: only when wanted
+        files["html"] = write_html(specs, loaded, out_dir, provenance, files, reference,
+                                   sample_sources, previous)
     meta.append(atomic_write_text(out_dir / "README.md",
                                   readme(specs, files, out_dir, provenance, reference)))
     return files
@@ -65,13 +69,14 @@ def write_report(specs: Sequence[Mapping[str, Any] | TableSpec],
                  plots: bool = True,
                  sample_sources: Callable[[str, Sequence[str]], Mapping] | None = None
                  ) -> dict[str, list[Path]]:
-    """Write the tables, the figures (unless plots=False), provenance.json and README.md as
-    one set that replaces `out_dir` (see benchmark.atomic.replace_folder).
+    """Write the tables, the figures and the results page index.html with its images (unless
+    plots=False), provenance.json and README.md as one set that replaces `out_dir` (see
+    benchmark.atomic.replace_folder).
 
     `reference_rows`: benchmark.run.evaluate.reference_rows' JSON (sanity rows); `sample_sources`:
     (direction, stems) -> {"input": {stem: image}, "ground truth": {...}} for the sample grids.
-    Returns {"tables": [...], "plots": [...], "meta": [provenance.json, README.md]}, paths in
-    `out_dir`.
+    Returns {"claims": [...], "tables": [...], "plots": [...], "meta": [provenance.json,
+    README.md], "html": [index.html, pages...]}, paths in `out_dir`.
     """
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +87,7 @@ def write_report(specs: Sequence[Mapping[str, Any] | TableSpec],
     staging.mkdir()
     try:
         files = _write_all(specs, loaded, staging, dict(provenance or {}), reference_rows,
-                           plots, sample_sources)
+                           plots, sample_sources, previous=out_dir)
         replace_folder(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

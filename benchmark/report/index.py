@@ -27,6 +27,14 @@ DESCRIPTIONS = {
                        "the image-level test of these checkpoints (checkpoints_*)",
     "claims.md": "the paper's claims with a verdict each (holds / contradicted / inconclusive)",
     "claims.csv": "the claims table (plain CSV: `pandas.read_csv(path)`)",
+    "index.html": "this report as a page that opens from the file system, with every test image "
+                  "of every run as input | output | ground truth and its per-image score, worst "
+                  "first, and every method side by side where they disagree most",
+    "pages": "the results page's run pages (one per run) and comparison pages (one per direction "
+             "and seed)",
+    "images": "the results page's images: the generated test images as scored, the inputs and "
+              "ground truths at the evaluation resolution, and thumbnails (not committed for "
+              "datasets other than the synthetic default: `benchmark report` writes them)",
 }
 
 
@@ -55,23 +63,28 @@ def _table_body(path: Path) -> str:
     return text.split("-->", 1)[1].strip() if text.startswith("<!--") else text.strip()
 
 
+def lead(provenance: Mapping[str, Any], reference: PaperReference) -> str:
+    """The first paragraph (Markdown) of README.md and index.html: whose protocol these are."""
+    profile = provenance.get("profile")
+    if profile == "paper":
+        return (f"Reproduced numbers (the paper's protocol, `profile=paper`) beside those "
+                f"reported in {reference.cite}.")
+    return (f"**Not the paper's protocol**: numbers from the reduced profile "
+            f"`{profile or 'not recorded'}` "
+            f"({provenance.get('train_resolution', '?')}² training, "
+            f"{provenance.get('iterations', '?')} iterations) beside those reported in "
+            f"{reference.cite}. The values are not the paper's; the claims table says which "
+            "of its statements these runs support at this budget.")
+
+
 def readme(specs: Sequence[TableSpec], files: Mapping[str, list[Path]], out_dir: Path,
            provenance: Mapping[str, Any], reference: PaperReference) -> str:
     suite, dataset = provenance.get("suite", "?"), provenance.get("dataset", "?")
-    profile = provenance.get("profile")
-    if profile == "paper":
-        lead = (f"Reproduced numbers (the paper's protocol, `profile=paper`) beside those "
-                f"reported in {reference.cite}.")
-    else:
-        lead = (f"**Not the paper's protocol**: numbers from the reduced profile "
-                f"`{profile or 'not recorded'}` "
-                f"({provenance.get('train_resolution', '?')}² training, "
-                f"{provenance.get('iterations', '?')} iterations) beside those reported in "
-                f"{reference.cite}. The values are not the paper's; the claims table says which "
-                "of its statements these runs support at this budget.")
-    lines = [f"# Report: suite `{suite}` on `{dataset}`", "", lead, "",
-             "Regenerate with the command below. Cells: — pending, failed (error in the "
-             "table's notes), unavailable (reason in the notes).", "", "## Provenance", ""]
+    lines = [f"# Report: suite `{suite}` on `{dataset}`", "", lead(provenance, reference), ""]
+    if files.get("html"):
+        lines += [f"**[index.html](index.html)**: {DESCRIPTIONS['index.html']}.", ""]
+    lines += ["Regenerate with the command below. Cells: — pending, failed (error in the "
+              "table's notes), unavailable (reason in the notes).", "", "## Provenance", ""]
     keys = [k for k in PROVENANCE_KEYS if k in provenance] + \
         sorted(k for k in provenance if k not in PROVENANCE_KEYS)
     for key in keys:
@@ -101,6 +114,8 @@ def readme(specs: Sequence[TableSpec], files: Mapping[str, list[Path]], out_dir:
     lines += ["", "## All files", ""]
     for group, paths in files.items():
         lines += [f"* `{p.relative_to(out_dir).as_posix()}` ({group}): {describe(p)}"
-                  for p in paths]
+                  for p in paths if p.parent == out_dir]
+    if files.get("html"):
+        lines += [f"* `{p}/` (html): {DESCRIPTIONS[p]}" for p in ("pages", "images")]
     lines.append("* `README.md`: this file")
     return "\n".join(lines) + "\n"
