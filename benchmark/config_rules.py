@@ -14,6 +14,8 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from benchmark.import_path import IMPORT_PATH, is_import_path
+
 # (dotted key, kind, lower bound, upper bound, null allowed)
 INT, FLOAT, CHOICE = "int", "float", "choice"
 RULES: tuple[tuple[str, str, Any, Any, bool], ...] = (
@@ -109,10 +111,35 @@ def config_problems(cfg: DictConfig) -> list[str]:
         why = _check(key, present, kind, low, high, nullable)
         if why:
             problems.append(f"{key}={present!r} {why}; valid: {_range(kind, low, high, nullable)}")
+    problems += _named_code_problems(cfg)
     crop, load = OmegaConf.select(cfg, "data.crop_size"), OmegaConf.select(cfg, "data.load_size")
     if not problems and crop is not None and load is not None and int(load) < int(crop):
         problems.append(f"data.load_size={load} is smaller than data.crop_size={crop}; valid: "
                         "load_size >= crop_size (resize to load_size, then crop)")
+    return problems
+
+
+#: Keys naming code: a built-in short name, or a user's own by import path (benchmark/import_path.py).
+#: Only the form is checked here: whether a short name is registered, or the path imports, is
+#: decided where the code is used (model_registry.py, data/registry.py), which import torch.
+NAMED_CODE = {"model.family": "mypkg.translation:MyModel", "dataset.source": "mypkg.data:open_layout"}
+
+
+def _named_code_problems(cfg: DictConfig) -> list[str]:
+    problems = []
+    for key, example in NAMED_CODE.items():
+        section = OmegaConf.select(cfg, key.split(".")[0], default=None)
+        if not isinstance(section, DictConfig):
+            continue
+        value = OmegaConf.select(cfg, key, default=None)
+        if not isinstance(value, str) or not value.strip():
+            problems.append(f"{key}={value!r} is missing or not a string; valid: a built-in name or your own "
+                            f"by import path, e.g. {key}={example}")
+        elif is_import_path(value) and not IMPORT_PATH.match(value):
+            problems.append(f"{key}={value!r} is not an import path; valid: module.path:Attribute, e.g. {example}")
+        elif not is_import_path(value) and not value.isidentifier():
+            problems.append(f"{key}={value!r} is not allowed; valid: a built-in name or your own by import "
+                            f"path, e.g. {key}={example}")
     return problems
 
 

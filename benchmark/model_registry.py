@@ -1,15 +1,20 @@
 """Model construction from config: a registry of families, each rebuilt from its config alone.
 
-`model.family` names the class. The CycleGAN family covers the ablations; the baselines add
-their own entries (baselines/__init__.py exports BASELINES). `check_training_data` is what a
-model needs from the world before its first step (aligned pairs, pretrained weights), checked
-by the trainer so a run that cannot train fails in seconds with one line, not mid-run.
+`model.family` names the class: a built-in family by its short name (the CycleGAN family
+covers the ablations; the baselines add their own entries, baselines/__init__.py exports
+BASELINES), any other `TranslationModel` by import path, `family: mypkg.translation:MyModel`
+(benchmark/import_path.py says why an import path and not Hydra's `_target_`). Every process
+that builds a run resolves it here, so the CLI, submitit jobs and SLURM jobs find the same
+class. `check_training_data` is what a model needs from the world before its first step
+(aligned pairs, pretrained weights), checked by the trainer so a run that cannot train fails
+in seconds with one line, not mid-run.
 """
 from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
 from baselines import BASELINES
+from benchmark.import_path import ImportPathError, is_import_path, resolve
 from models.base import TranslationModel
 from models.cyclegan import CycleGANFamily
 
@@ -23,10 +28,19 @@ class UnalignedDataError(ValueError):
 
 
 def model_family(cfg) -> type:
-    family = cfg.model.family
-    if family not in MODEL_FAMILIES:
-        raise ValueError(f"model.family={family!r}: valid families are {', '.join(sorted(MODEL_FAMILIES))}")
-    return MODEL_FAMILIES[family]
+    """The class of `cfg.model.family`: a built-in short name, or imported from its import path."""
+    family = cfg.model.get("family")
+    if family in MODEL_FAMILIES:
+        return MODEL_FAMILIES[family]
+    if not is_import_path(family):
+        raise ValueError(f"model.family={family!r}: valid families are {', '.join(sorted(MODEL_FAMILIES))}, "
+                         "or your own class by import path, e.g. model.family=mypkg.translation:MyModel")
+    cls = resolve(str(family), "model.family")
+    if not (isinstance(cls, type) and issubclass(cls, TranslationModel)):
+        what = f"the class {cls.__module__}.{cls.__qualname__}" if isinstance(cls, type) else f"a {type(cls).__name__}"
+        raise ImportPathError(f"model.family={family!r} is {what}, not a subclass of models.base.TranslationModel: "
+                              "derive your model from it (models/base.py shows an example)")
+    return cls
 
 
 def _with_benchmark_weights(model_cfg: DictConfig) -> DictConfig:
