@@ -7,6 +7,11 @@ to SLURM must find the same run, changing a loss weight must not. What a file-ba
 enters as its content fingerprint (benchmark/data/fingerprint.py), never its location: a moved
 dataset keeps its runs, and another folder with the same `dataset.name` never shares them.
 Integer values are normalised first (`seed=1e3` is `seed=1000`), so one run has one identity.
+
+A user's own `model/`, `dataset/` and `suite/` YAMLs live in their own folders, named by
+`benchmark --config-dir DIR` or the environment variable `BENCHMARK_CONFIG_DIR` (several
+joined by os.pathsep); they join Hydra's search path after the shipped configs. The CLI option
+sets the variable, so a job started from it (submitit, SLURM) inherits the same folders.
 """
 from __future__ import annotations
 
@@ -60,25 +65,110 @@ class ConfigError(ValueError):
     """An unknown config name or a bad override, said in one line."""
 
 
-def available(group: str) -> list[str]:
+CONFIG_DIR_ENV = "BENCHMARK_CONFIG_DIR"
+#: The groups a user's config folder may add to (profile and launcher stay the suite's own).
+USER_GROUPS = ("model", "dataset", "suite")
+
+
+def user_config_dirs() -> tuple[Path, ...]:
+    """The user's config folders, from BENCHMARK_CONFIG_DIR (os.pathsep-separated), in order."""
+    dirs = []
+    for entry in os.environ.get(CONFIG_DIR_ENV, "").split(os.pathsep):
+        if not entry.strip():
+            continue
+        path = Path(os.path.abspath(Path(entry).expanduser()))
+        if not path.is_dir():
+            raise ConfigError(f"{CONFIG_DIR_ENV} (or --config-dir) names {path}, which is not a directory: "
+                              "fix the path or unset it")
+        if not any((path / group).is_dir() for group in USER_GROUPS):
+            raise ConfigError(f"{CONFIG_DIR_ENV} (or --config-dir) names {path}, which holds none of "
+                              f"{', '.join(g + '/' for g in USER_GROUPS)}: name the folder that holds them")
+        dirs.append(path)
+    return tuple(dict.fromkeys(dirs))
+
+
+def add_config_dirs(dirs: Iterable[str | Path]) -> None:
+    """Put `dirs` (absolute) before those already in BENCHMARK_CONFIG_DIR, in this process's
+    environment, so every job it starts composes with the same folders."""
+    given = [os.path.abspath(Path(d).expanduser()) for d in dirs]
+    before = [d for d in os.environ.get(CONFIG_DIR_ENV, "").split(os.pathsep) if d.strip()]
+    os.environ[CONFIG_DIR_ENV] = os.pathsep.join(dict.fromkeys([*given, *before]))
+    user_config_dirs()  # a missing folder is said now, naming it
+
+
+def take_config_dirs(argv: list[str]) -> list[str]:
+    """Command-line words less every `--config-dir DIR` / `--config-dir=DIR` (any position, any
+    number), whose folders `add_config_dirs` puts in this process's BENCHMARK_CONFIG_DIR."""
+    rest, dirs, words = [], [], iter(argv)
+    for word in words:
+        if word == "--config-dir":
+            dirs.append(next(words, ""))
+        elif word.startswith("--config-dir="):
+            dirs.append(word.partition("=")[2])
+        else:
+            rest.append(word)
+    if any(not d.strip() for d in dirs):
+        raise ConfigError("--config-dir needs a folder: --config-dir DIR (one holding model/, dataset/ or suite/)")
+    if dirs:
+        add_config_dirs(dirs)
+    return rest
+
+
+def shipped_names(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+
+
+def user_names(group: str) -> dict[str, Path]:
+    """name -> file of the user's configs of `group` (the first folder naming it wins)."""
+    found: dict[str, Path] = {}
+    for folder in user_config_dirs() if group in USER_GROUPS else ():
+        for path in sorted((folder / group).glob("*.yaml")):
+            found.setdefault(path.stem, path)
+    return found
+
+
+def available(group: str) -> list[str]:
+    """Every name of `group`: the shipped configs and the user's (--config-dir)."""
+    return sorted({*shipped_names(group), *user_names(group)})
+
+
+def config_file(group: str, name: str) -> Path | None:
+    """The YAML file of `group`/`name`: shipped first, as Hydra's search path reads them."""
+    shipped = CONF_DIR / group / f"{name}.yaml"
+    return shipped if shipped.is_file() else user_names(group).get(name)
+
+
+def unknown_name(group: str, value: str, noun: str | None = None) -> str:
+    """One line for a name `group` does not have: the shipped names, and the user's apart."""
+    ours = user_names(group)
+    where = ", ".join(str(d) for d in user_config_dirs())
+    theirs = (f"; yours (from {where}): {', '.join(sorted(ours)) or f'none under {group}/'}" if where else
+              f"; add your own as {group}/<name>.yaml in a folder named by --config-dir DIR or {CONFIG_DIR_ENV}"
+              if group in USER_GROUPS else "")
+    return f"unknown {noun or group} {value!r}: shipped names are {', '.join(shipped_names(group))}{theirs}"
 
 
 def _check_choice(overrides: Iterable[str]) -> None:
     for item in overrides:
         key, sep, value = item.partition("=")
         key = key.lstrip("+~")
-        if sep and key in GROUPS and value not in available(key):
-            raise ConfigError(f"unknown {key} {value!r}: valid names are {', '.join(available(key))}")
+        if not sep or key not in GROUPS:
+            continue
+        if value not in available(key):
+            raise ConfigError(unknown_name(key, value))
+        if value in shipped_names(key) and value in user_names(key):
+            raise ConfigError(f"{key} {value!r} is both shipped and in {user_names(key)[value]}: the shipped one "
+                              f"would be used; rename your file (a new name is a new {key}, with its own runs)")
 
 
 def compose_config(overrides: Iterable[str] = ()) -> DictConfig:
     """The resolved-able, validated root config for `overrides` (Hydra `key=value` words).
 
     Composition costs ~0.3 s; a suite asks for the same configs several times (plan, status,
-    report), so results are memoised and each caller gets its own copy.
+    report), so results are memoised (per set of user config folders) and each caller gets its
+    own copy.
     """
-    return copy.deepcopy(_compose(tuple(with_default_profile(list(overrides)))))
+    return copy.deepcopy(_compose(tuple(with_default_profile(list(overrides))), user_config_dirs()))
 
 
 def _last_choice(overrides: list[str], group: str) -> str | None:
@@ -91,9 +181,14 @@ def _last_choice(overrides: list[str], group: str) -> str | None:
 
 
 def dataset_source(name: str) -> str | None:
-    """The `source` a dataset YAML names (read without composing: it decides the profile)."""
-    path = CONF_DIR / "dataset" / f"{name}.yaml"
-    return OmegaConf.load(path).get("source") if path.is_file() else None
+    """The `source` a dataset YAML names, or the one it inherits from `defaults: [parent, _self_]`
+    (read without composing: it decides the profile)."""
+    path = config_file("dataset", name)
+    node = OmegaConf.load(path) if path is not None else {}
+    if node.get("source") is not None:
+        return node.get("source")
+    parents = [p for p in node.get("defaults") or [] if isinstance(p, str) and p not in ("_self_", name)]
+    return dataset_source(parents[-1]) if parents else None
 
 
 def with_default_profile(overrides: list[str]) -> list[str]:
@@ -112,13 +207,15 @@ def with_default_profile(overrides: list[str]) -> list[str]:
 
 
 @functools.lru_cache(maxsize=256)
-def _compose(overrides: tuple[str, ...]) -> DictConfig:
+def _compose(overrides: tuple[str, ...], config_dirs: tuple[Path, ...]) -> DictConfig:
     overrides = list(overrides)
     _check_choice(overrides)
     if not GlobalHydra.instance().is_initialized():
         initialize_config_module(CONF_MODULE, version_base="1.3")
+    # after the shipped configs in Hydra's search path; not part of the composed config (nor its hash)
+    search = [f"hydra.searchpath=[{','.join(_quoted('file://' + str(d)) for d in config_dirs)}]"] if config_dirs else []
     try:
-        cfg = compose("config", overrides=overrides)
+        cfg = compose("config", overrides=[*overrides, *search])
     except MissingConfigException as exc:
         raise ConfigError(str(exc).splitlines()[0]) from exc
     except HydraException as exc:
@@ -128,6 +225,12 @@ def _compose(overrides: tuple[str, ...]) -> DictConfig:
         raise ConfigError("bad config value: " + "; ".join(problems))
     normalise_integers(cfg)
     return cfg
+
+
+def _quoted(text: str) -> str:
+    """`text` as a quoted value of Hydra's override grammar (a path may hold commas, spaces)."""
+    quote = "'" if "'" not in text else '"'
+    return f"{quote}{text}{quote}"
 
 
 def _override_problem(overrides: list[str], exc: Exception) -> str:

@@ -61,18 +61,19 @@ def model_choices() -> list[ModelChoice]:
     """The five presets, then every other model config whose family is registered."""
     from omegaconf import OmegaConf
 
-    from benchmark.config import CONF_DIR, available
+    from benchmark.config import available, config_file
+    from benchmark.import_path import is_import_path
     from benchmark.model_registry import MODEL_FAMILIES
 
-    names = available("model")
+    names = available("model")  # the user's own (--config-dir) too
     out = [ModelChoice(n, "variant") for n in VARIANTS if n in names]
     for name in names:
         if name in VARIANTS:
             continue
-        family = _family(OmegaConf.load(CONF_DIR / "model" / f"{name}.yaml"), CONF_DIR)
+        family = _family(OmegaConf.load(config_file("model", name)))
         if family == "cyclegan":
             out.append(ModelChoice(name, "variant"))
-        elif family in MODEL_FAMILIES:
+        elif family in MODEL_FAMILIES or is_import_path(family):
             out.append(ModelChoice(name, "baseline"))
         else:
             out.append(ModelChoice(name, "baseline", skip=f"model.family={family!r} is not registered "
@@ -80,15 +81,17 @@ def model_choices() -> list[ModelChoice]:
     return out
 
 
-def _family(node, conf_dir: Path) -> str | None:
+def _family(node) -> str | None:
     """model.family of a config file, following its `defaults: [parent, _self_]` if needed."""
     from omegaconf import OmegaConf
+
+    from benchmark.config import config_file
 
     if node.get("family"):
         return str(node.family)
     for parent in node.get("defaults") or []:
-        if isinstance(parent, str) and parent != "_self_":
-            return _family(OmegaConf.load(conf_dir / "model" / f"{parent}.yaml"), conf_dir)
+        if isinstance(parent, str) and parent != "_self_" and config_file("model", parent):
+            return _family(OmegaConf.load(config_file("model", parent)))
     return None
 
 

@@ -1,9 +1,10 @@
 """Suites: the runs behind a paper table, planned from config.
 
-A suite (conf/suite/<name>.yaml) lists variants (model presets) and the tables they fill, or
-`includes: [other, suites]` to combine them (suite `paper` = ablations + baselines): the
-variants are united in order without repeats — a variant in two suites (cyclegan) is one
-config hash, so one run — and each included table keeps the rows of the suite it came from.
+A suite (conf/suite/<name>.yaml, or suite/<name>.yaml in a user's --config-dir) lists variants
+(model presets) and the tables they fill, or `includes: [other, suites]` to combine them (suite
+`paper` = ablations + baselines): the variants are united in order without repeats — a variant
+in two suites (cyclegan) is one config hash, so one run — and each included table keeps the
+rows of the suite it came from.
 Planning composes one config per (variant, seed) with the user's overrides, so each run's
 identity — and therefore its directory in the store — is known before anything runs.
 """
@@ -14,7 +15,16 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from benchmark.config import ConfigError, available, compose_config, config_hash, directions_of, run_dir_of
+from benchmark.config import (
+    ConfigError,
+    available,
+    compose_config,
+    config_file,
+    config_hash,
+    directions_of,
+    run_dir_of,
+    unknown_name,
+)
 
 
 @dataclass
@@ -33,10 +43,10 @@ class PlannedRun:
 def load_suite(name: str, _seen: tuple[str, ...] = ()) -> DictConfig:
     """The suite's config with `includes` expanded into `variants` and `tables` (rows per table)."""
     if name not in available("suite"):
-        raise ConfigError(f"unknown suite {name!r}: valid suites are {', '.join(available('suite'))}")
+        raise ConfigError(unknown_name("suite", name))
     if name in _seen:
         raise ConfigError(f"suite {name!r} includes itself ({' -> '.join([*_seen, name])}): "
-                          f"remove it from the includes of conf/suite/{_seen[-1]}.yaml")
+                          f"remove it from the includes of {config_file('suite', _seen[-1])}")
     suite = compose_config([f"+suite={name}"]).suite
     if not suite.get("includes"):
         return suite
@@ -54,7 +64,7 @@ def load_suite(name: str, _seen: tuple[str, ...] = ()) -> DictConfig:
 
 def check_dataset(name: str) -> None:
     if name not in available("dataset"):
-        raise ConfigError(f"unknown dataset {name!r}: valid datasets are {', '.join(available('dataset'))}")
+        raise ConfigError(unknown_name("dataset", name))
 
 
 def plan(suite_name: str, dataset: str, overrides: list[str] = ()) -> tuple[DictConfig, list[PlannedRun]]:
