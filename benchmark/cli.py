@@ -8,8 +8,12 @@
     benchmark evaluate --reference real cityscapes     # the sanity rows
     benchmark evaluator train cityscapes               # the labels->photo segmenter
     benchmark describe model=cyclegan --json           # resolved config + parameter counts
+    benchmark check model=mymethod --config-dir DIR    # a model against the TranslationModel contract
     benchmark data prepare cityscapes --src DIR --out DIR --size 128
     benchmark perf                                     # seconds per iteration, efficiency
+
+`--config-dir DIR` (anywhere on the line, repeatable) adds DIR's model/, dataset/ and suite/
+YAMLs to every command, as BENCHMARK_CONFIG_DIR does; jobs started by the command inherit it.
 """
 from __future__ import annotations
 
@@ -99,6 +103,13 @@ def cmd_describe(args, overrides: list[str]) -> int:
     return 0
 
 
+def cmd_check(args, overrides: list[str]) -> int:
+    """One PASS/FAIL line per contract check (benchmark/contract.py); exit 1 when any fails."""
+    from benchmark.contract import run_checks
+
+    return 0 if all(r.passed for r in run_checks(overrides)) else 1
+
+
 def cmd_data(args, overrides: list[str]) -> int:
     from benchmark.data.cityscapes_native import prepare_cityscapes
 
@@ -113,19 +124,9 @@ def cmd_data(args, overrides: list[str]) -> int:
     return 0
 
 
-def store_line(base, overrides: list[str]) -> str:
-    """Which store a command reads: absolute, with where the setting came from."""
-    store = Path(base.store_dir).resolve()
-    source = ("BENCHMARK_STORE" if os.environ.get("BENCHMARK_STORE") else
-              "store_dir=" if any(o.startswith("store_dir=") for o in overrides) else
-              "the default ./runs of this directory; set BENCHMARK_STORE or store_dir= for another")
-    missing = "" if store.is_dir() else " — it does not exist: nothing has run with this store"
-    return f"store: {store} (from {source}){missing}"
-
-
 def cmd_status(args, overrides: list[str]) -> int:
     from benchmark.suite.plan import plan
-    from benchmark.suite.status import print_status
+    from benchmark.suite.status import print_status, store_line
 
     base, runs = plan(args.suite, args.dataset, overrides)
     print(store_line(base, overrides))
@@ -162,7 +163,7 @@ def cmd_run(args, overrides: list[str]) -> int:
     from benchmark.suite.plan import check_dataset, load_suite, plan
     from benchmark.suite.report import report_suite
     from benchmark.suite.requirements import split_unavailable
-    from benchmark.suite.status import print_status
+    from benchmark.suite.status import print_status, run_summary
 
     load_suite(args.suite)
     check_dataset(args.dataset)
@@ -224,20 +225,6 @@ def cmd_run(args, overrides: list[str]) -> int:
         print(f"{len(gave_up)} run(s) gave up after their retries (see above); exit code 1", file=sys.stderr)
     print(run_summary(runs, unavailable, strict=args.strict))
     return 1 if failures or gave_up or (args.strict and unavailable) else 0
-
-
-def run_summary(runs, unavailable: dict, *, strict: bool) -> str:
-    """The last line of `benchmark run`: "6/7 done, 1 unavailable: feature_loss (reason)"."""
-    from benchmark.run.evaluation_settings import evaluation_hash
-    from benchmark.run.store import run_state
-
-    done = sum(run_state(r.run_dir, evaluation_hash(r.cfg)).finished for r in runs)
-    line = f"{done}/{len(runs)} done"
-    if unavailable:
-        reasons = {r.variant: unavailable[r.run_dir] for r in runs if r.run_dir in unavailable}
-        line += f", {len(unavailable)} unavailable: " + "; ".join(f"{v} ({why})" for v, why in reasons.items())
-        line += " (--strict: exit code 1)" if strict else " (not a failure; --strict makes it one)"
-    return line
 
 
 def _slurm_active():
@@ -333,11 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     listed here so --help shows it)."""
     parser = argparse.ArgumentParser(prog="benchmark", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-dir", metavar="DIR", action="append",
+                        help="a folder of your own model/, dataset/, suite/ YAMLs (anywhere on the line)")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train one run (resumes if interrupted)")
     p.add_argument("--yes", action="store_true", help="start even when the cost estimate is absurd here")
     p = sub.add_parser("describe", help="resolved config and parameter counts")
     p.add_argument("--json", action="store_true")
+    sub.add_parser("check", help="check a model against the TranslationModel contract (model=...)")
     p = sub.add_parser("data", help="dataset preparation")
     p.add_argument("action", choices=["prepare"])
     p.add_argument("dataset")
@@ -374,13 +364,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_HANDLERS = {"train": cmd_train, "describe": cmd_describe, "data": cmd_data, "run": cmd_run,
+_HANDLERS = {"train": cmd_train, "describe": cmd_describe, "check": cmd_check, "data": cmd_data, "run": cmd_run,
              "status": cmd_status, "report": cmd_report, "evaluate": cmd_evaluate,
              "evaluator": cmd_evaluator, "plan": cmd_plan}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from benchmark.config import ConfigError, take_config_dirs
+
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        argv = take_config_dirs(argv)  # anywhere on the line; before perf, which has its own parser
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if argv[:1] == ["perf"]:  # perf has its own options (--tiny, --eval, ...): hand them over whole
         from benchmark.perf import cli as perf
 
