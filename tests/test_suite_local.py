@@ -126,3 +126,14 @@ def test_submitit_local_executor_runs_the_suite(tmp_path):
     assert main(["run", "ablations", "synthetic", *args, "--poll", "1"]) == 0
     assert len(list((tmp_path / "s").glob("synthetic/*/seed0-*/metrics.json"))) == 5
     assert list((tmp_path / "s" / "_local_logs").glob("*_log.out")), "runs went through submitit"
+
+
+def test_runs_are_done_seed_by_seed(tmp_path):
+    """A suite stopped part-way holds whole seeds of every variant, not all seeds of the first."""
+    from benchmark.suite.jobs import runs_to_do
+    from benchmark.suite.plan import plan
+
+    _, runs = plan("ablations", "synthetic", ["profile=smoke", "seeds=2", f"store_dir={tmp_path}"])
+    todo, _ = runs_to_do(runs, max_retries=2)
+    assert [r.seed for r in todo] == [0] * 5 + [1] * 5
+    assert [r.variant for r in todo[:5]] == [r.variant for r in todo[5:]] == [r.variant for r in runs[::2]]

@@ -46,7 +46,12 @@ def ensure_evaluator_job(cfg_dict: dict) -> str | None:
 
 
 def runs_to_do(runs: list[PlannedRun], max_retries: int) -> tuple[list[PlannedRun], list[str]]:
-    """Runs that still need work, and one line for each run left alone (done or out of retries)."""
+    """Runs that still need work, seed by seed (every variant's seed 0, then seed 1, ...), and one
+    line for each run left alone (done or out of retries).
+
+    Seed-major because a suite stopped part-way (a session's end, a cancelled array) then holds
+    whole seeds of every variant, which a report can compare, instead of every seed of the first
+    variants and nothing of the last."""
     from benchmark.run.evaluation_settings import evaluation_hash
 
     todo, notes = [], []
@@ -61,7 +66,7 @@ def runs_to_do(runs: list[PlannedRun], max_retries: int) -> tuple[list[PlannedRu
                          f"{state.error} (delete {run.run_dir / 'status.json'} to retry)")
         else:
             todo.append(run)
-    return todo, notes
+    return sorted(todo, key=lambda run: run.seed), notes  # stable: table order within a seed
 
 
 def run_local(base: DictConfig, runs: list[PlannedRun], *, progress: bool = True) -> list[str]:
