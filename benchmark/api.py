@@ -52,7 +52,7 @@ def results(suite: str, dataset: str, overrides: Sequence[str] = ()) -> pd.DataF
     from benchmark.report.runs import load_runs, long_frame
     from benchmark.run.evaluation_settings import evaluation_hash
     from benchmark.run.store import run_state
-    from benchmark.suite.plan import plan
+    from benchmark.suite.plan import plan, suite_reference
 
     base, runs = plan(suite, dataset, list(overrides))
     done = [r for r in runs if run_state(r.run_dir, evaluation_hash(r.cfg)).finished]
@@ -60,7 +60,8 @@ def results(suite: str, dataset: str, overrides: Sequence[str] = ()) -> pd.DataF
     provenance = {"commit": git_state()["commit"], "profile": base.profile, "dataset": dataset,
                   "resolution": int(base.evaluation.resolution), "train_resolution": int(base.data.crop_size),
                   "precision": str(base.trainer.get("precision", "fp32"))}
-    return long_frame(load_runs([r.record() for r in done]), provenance, load_reference().display_name)
+    names = load_reference(suite_reference(suite)).display_name  # the suite's own paper file, if it names one
+    return long_frame(load_runs([r.record() for r in done]), provenance, names)
 
 
 def status(suite: str, dataset: str, overrides: Sequence[str] = ()) -> pd.DataFrame:

@@ -22,7 +22,7 @@ from typing import Any
 from benchmark.atomic import replace_folder
 from benchmark.report.claims import write_claims
 from benchmark.report.index import readme
-from benchmark.report.reference import load_reference
+from benchmark.report.reference import PaperReference, load_reference
 from benchmark.report.runs import LoadedRun, ReportWarning, TableSpec, atomic_write_text, load_runs, normalize_spec
 from benchmark.report.significance import table_stats
 from benchmark.report.tables import build_tables
@@ -40,8 +40,9 @@ def make_plots(*args, **kwargs):
 
 def _write_all(specs: Sequence[TableSpec], loaded: list[LoadedRun], out_dir: Path,
                provenance: Mapping[str, Any], reference_rows, plots: bool,
-               sample_sources, previous: Path | None = None) -> dict[str, list[Path]]:
-    reference = load_reference()
+               sample_sources, previous: Path | None = None,
+               reference: PaperReference | None = None) -> dict[str, list[Path]]:
+    reference = reference or load_reference()
     stats = {spec.id: table_stats(spec, loaded) for spec in specs}
     files: dict[str, list[Path]] = {
         "claims": write_claims(stats, out_dir, provenance, reference),
@@ -67,14 +68,16 @@ def write_report(specs: Sequence[Mapping[str, Any] | TableSpec],
                  provenance: Mapping[str, Any] | None = None,
                  reference_rows: Mapping[str, Any] | None = None,
                  plots: bool = True,
-                 sample_sources: Callable[[str, Sequence[str]], Mapping] | None = None
-                 ) -> dict[str, list[Path]]:
+                 sample_sources: Callable[[str, Sequence[str]], Mapping] | None = None,
+                 reference: PaperReference | None = None) -> dict[str, list[Path]]:
     """Write the tables, the figures and the results page index.html with its images (unless
     plots=False), provenance.json and README.md as one set that replaces `out_dir` (see
     benchmark.atomic.replace_folder).
 
     `reference_rows`: benchmark.run.evaluate.reference_rows' JSON (sanity rows); `sample_sources`:
-    (direction, stems) -> {"input": {stem: image}, "ground truth": {...}} for the sample grids.
+    (direction, stems) -> {"input": {stem: image}, "ground truth": {...}} for the sample grids;
+    `reference`: the published numbers printed beside ours (default: the packaged CycleGAN
+    paper's, benchmark/reference/cyclegan_2017.yaml; a suite may name its own).
     Returns {"claims": [...], "tables": [...], "plots": [...], "meta": [provenance.json,
     README.md], "html": [index.html, pages...]}, paths in `out_dir`.
     """
@@ -87,7 +90,7 @@ def write_report(specs: Sequence[Mapping[str, Any] | TableSpec],
     staging.mkdir()
     try:
         files = _write_all(specs, loaded, staging, dict(provenance or {}), reference_rows,
-                           plots, sample_sources, previous=out_dir)
+                           plots, sample_sources, previous=out_dir, reference=reference)
         replace_folder(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,10 +1,11 @@
 """Suites: the runs behind a paper table, planned from config.
 
 A suite (conf/suite/<name>.yaml, or suite/<name>.yaml in a user's --config-dir) lists variants
-(model presets) and the tables they fill, or `includes: [other, suites]` to combine them (suite
-`paper` = ablations + baselines): the variants are united in order without repeats — a variant
-in two suites (cyclegan) is one config hash, so one run — and each included table keeps the
-rows of the suite it came from.
+(model presets), the tables they fill and, optionally, the file of published numbers printed
+beside ours (`reference:`, see `suite_reference`), or `includes: [other, suites]` to combine
+them (suite `paper` = ablations + baselines): the variants are united in order without
+repeats — a variant in two suites (cyclegan) is one config hash, so one run — and each included
+table keeps the rows of the suite it came from.
 Planning composes one config per (variant, seed) with the user's overrides, so each run's
 identity — and therefore its directory in the store — is known before anything runs.
 """
@@ -58,8 +59,30 @@ def load_suite(name: str, _seen: tuple[str, ...] = ()) -> DictConfig:
         variants += [v for v in part.variants if v not in variants]
         tables += [{"rows": list(part.variants), **t}
                    for t in OmegaConf.to_container(part.tables, resolve=True)]
+    own = {"reference": suite.reference} if suite.get("reference") else {}
     return OmegaConf.create({"name": suite.name, "includes": list(suite.includes),
-                             "variants": variants, "tables": tables})
+                             "variants": variants, "tables": tables, **own})
+
+
+def suite_reference(name: str) -> Path | None:
+    """The file of published numbers the suite's report prints beside its own, where the suite
+    names one (`reference: FILE`, relative to the config folder holding suite/<name>.yaml, or
+    absolute); None: the packaged benchmark/reference/cyclegan_2017.yaml.
+
+    Why a suite may name its own: a suite from a user's --config-dir compares against *their*
+    paper (its table ids, rows, citation), which the packaged file should not have to hold.
+    """
+    named = load_suite(name).get("reference")
+    if not named:
+        return None
+    suite_file = config_file("suite", name)
+    path = Path(str(named)).expanduser()
+    if not path.is_absolute() and suite_file is not None:
+        path = suite_file.parent.parent / path
+    if not path.is_file():
+        raise ConfigError(f"suite {name!r} ({suite_file}) names reference: {named}, and {path} is not a file: "
+                          "give a path relative to the folder holding suite/ (or an absolute one)")
+    return path.resolve()
 
 
 def check_dataset(name: str) -> None:

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from benchmark.config import directions_of
 from benchmark.provenance import git_state, machine_description
-from benchmark.report import write_report
+from benchmark.report import load_reference, write_report
 from benchmark.run.evaluate import evaluator_ready, reference_rows
 from benchmark.run.evaluation_settings import evaluation_hash
 from benchmark.run.samples import report_sample_rows
 from benchmark.run.store import read_json, run_state
-from benchmark.suite.plan import load_suite, plan, table_specs
+from benchmark.suite.plan import load_suite, plan, suite_reference, table_specs
 from benchmark.suite.requirements import recorded_unavailable
 
 
@@ -35,6 +35,10 @@ def _fingerprint(done, failed, provenance: dict, reference) -> str:
     blob = json.dumps({"runs": parts, "failed": failed, "provenance": keys,
                        "reference": reference}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 def results_dir(base, suite: str, dataset: str) -> Path:
@@ -113,6 +117,7 @@ def report_suite(suite_name: str, dataset: str, overrides: list[str], *,
     evaluator_hashes = sorted({e.get("evaluator_hash") or "" for e in evaluations} - {""})
     snap_rules = sorted({str(e["snap_rule"]) for e in evaluations if e.get("snap_rule")})
     reference = _sanity_rows(base, progress)
+    paper_file = suite_reference(suite_name)
     git = git_state()
     provenance = {
         "command": command or " ".join(shlex.quote(a) for a in ["benchmark", *sys.argv[1:]]),
@@ -131,6 +136,9 @@ def report_suite(suite_name: str, dataset: str, overrides: list[str], *,
                              if r.run_dir in unavailable},
         "config_hashes": {f"{r.variant}/seed{r.seed}": r.config_hash for r in runs},
         **dataset_provenance(base),
+        # a suite's own file of published numbers: named with its content hash, so an edit to it
+        # changes the fingerprint below and the report is written again
+        **({"paper_reference": f"{paper_file.name} (sha256 {_file_digest(paper_file)})"} if paper_file else {}),
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     provenance["inputs_fingerprint"] = _fingerprint(
@@ -147,7 +155,8 @@ def report_suite(suite_name: str, dataset: str, overrides: list[str], *,
         if r.run_dir in unavailable]
     files = write_report(table_specs(suite, base), records, out, provenance,
                          reference_rows=reference,
-                         sample_sources=partial(report_sample_rows, base))
+                         sample_sources=partial(report_sample_rows, base),
+                         reference=load_reference(paper_file) if paper_file else None)
     return {**summary, "files": files}
 
 
