@@ -117,17 +117,6 @@ def test_store_from_a_newer_version_is_refused(tmp_path, capsys):
     assert "format 99" in capsys.readouterr().err
 
 
-def test_submitit_local_executor_runs_the_suite(tmp_path):
-    """launcher.mode=submitit: every run in its own process through submitit's local executor."""
-    args = ["profile=smoke", "launcher.mode=submitit", f"store_dir={tmp_path / 's'}",
-            f"results_dir={tmp_path / 'r'}", "progress=false", "dataset.train_count=8", "dataset.test_count=4",
-            "dataset.size=64", "trainer.iterations=4", "trainer.checkpoint_every=4", "trainer.sample_every=4",
-            "evaluation.segmenter.iterations=5", "evaluation.fid.enabled=false"]
-    assert main(["run", "ablations", "synthetic", *args, "--poll", "1"]) == 0
-    assert len(list((tmp_path / "s").glob("synthetic/*/seed0-*/metrics.json"))) == 5
-    assert list((tmp_path / "s" / "_local_logs").glob("*_log.out")), "runs went through submitit"
-
-
 def test_runs_are_done_seed_by_seed(tmp_path):
     """A suite stopped part-way holds whole seeds of every variant, not all seeds of the first."""
     from benchmark.suite.jobs import runs_to_do

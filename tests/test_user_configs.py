@@ -113,7 +113,8 @@ def test_a_users_suite_plans_their_model_beside_a_shipped_one(conf, monkeypatch)
 
 def test_submitit_jobs_import_the_users_model(conf, tmp_path, monkeypatch):
     """launcher.mode=submitit: each run in a fresh process, which imports the class from the
-    job's config (PYTHONPATH carries the user's package, as an install would)."""
+    job's config (PYTHONPATH carries the user's package, as an install would). This is also the
+    suite's test of the submitit local executor (a shipped model beside the user's)."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")])))
     args = [*SMALL, "launcher.mode=submitit", f"store_dir={tmp_path / 's'}", f"results_dir={tmp_path / 'r'}"]
     assert main(["run", "mine", "synthetic", "--config-dir", str(conf), *args, "--poll", "1"]) == 0
