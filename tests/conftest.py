@@ -41,6 +41,24 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def smoke_suite(tmp_path_factory) -> tuple[Path, list[str]]:
+    """One finished `benchmark run ablations synthetic profile=smoke` (small sets, a dozen
+    iterations, FID on), as (root, overrides): root/store is its store, root/results its
+    report and results page. Shared by the modules that read a finished suite (the local suite
+    tests, the browser test), which carry the xdist group "smoke_suite" so that one worker
+    trains it once instead of each module training its own."""
+    from benchmark.cli import main
+
+    root = tmp_path_factory.mktemp("smoke_suite")
+    args = [f"store_dir={root / 'store'}", f"results_dir={root / 'results'}", "progress=false",
+            "dataset.train_count=16", "dataset.test_count=8", "dataset.size=64",
+            "trainer.iterations=12", "trainer.sample_every=12", "trainer.checkpoint_every=6",
+            "evaluation.segmenter.iterations=20"]
+    assert main(["run", "ablations", "synthetic", "profile=smoke", *args]) == 0
+    return root, args
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (`-n 3 --dist loadgroup`, the README's command) the tests that submit

@@ -29,6 +29,8 @@ from benchmark.report.sample_grid import natural
 from benchmark.run.per_image import read_per_image
 from evaluation.metrics import batch_scores
 
+pytestmark = pytest.mark.xdist_group("smoke_suite")  # shares conftest's smoke_suite with test_suite_local
+
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 DIRECTION = "labels2photo"
 
@@ -64,17 +66,10 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def suite(tmp_path_factory):
-    """A finished `benchmark run ablations synthetic profile=smoke`, small and without FID
-    (the page needs the images and the per-image scores, not the Inception network)."""
-    from benchmark.cli import main
-
-    root = tmp_path_factory.mktemp("browser_suite")
-    args = [f"store_dir={root / 'store'}", f"results_dir={root / 'results'}", "progress=false",
-            "dataset.train_count=16", "dataset.test_count=12", "trainer.iterations=12",
-            "trainer.sample_every=12", "trainer.checkpoint_every=12",
-            "evaluation.segmenter.iterations=20", "evaluation.fid.enabled=false"]
-    assert main(["run", "ablations", "synthetic", "profile=smoke", *args]) == 0
+def suite(smoke_suite):
+    """The finished smoke suite of conftest.py (trained once for this module and the local
+    suite tests): (its report folder, its store)."""
+    root, _ = smoke_suite
     return root / "results" / "ablations" / "synthetic", root / "store"
 
 

@@ -8,17 +8,13 @@ import pytest
 
 from benchmark.cli import main
 
+pytestmark = pytest.mark.xdist_group("smoke_suite")  # one worker trains conftest's smoke_suite once
 
-@pytest.fixture(scope="module")
-def suite_store(tmp_path_factory):
-    """One finished smoke ablation suite, shared by the tests of this module."""
-    root = tmp_path_factory.mktemp("suite")
-    args = [f"store_dir={root / 'store'}", f"results_dir={root / 'results'}", "progress=false",
-            "dataset.train_count=16", "dataset.test_count=8", "dataset.size=64",
-            "trainer.iterations=12", "trainer.sample_every=12", "trainer.checkpoint_every=6",
-            "evaluation.segmenter.iterations=20"]
-    assert main(["run", "ablations", "synthetic", "profile=smoke", *args]) == 0
-    return root, args
+
+@pytest.fixture
+def suite_store(smoke_suite):
+    """The finished smoke ablation suite (conftest.py), shared with the browser test."""
+    return smoke_suite
 
 
 def test_suite_writes_both_tables_and_all_plots(suite_store):
