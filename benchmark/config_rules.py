@@ -60,6 +60,7 @@ RULES: tuple[tuple[str, str, Any, Any, bool], ...] = (
     ("launcher.mem_gb", FLOAT, 1e-3, None, False),
     ("launcher.timeout_min", INT, 1, None, False),
     ("launcher.array_parallelism", INT, 1, None, False),
+    ("launcher.workers", INT, 1, None, False),  # local runs at once: suite/workers.py
     ("launcher.runs_per_gpu", INT, 1, None, False),  # runs sharing one job's GPU: suite/packing.py
     ("launcher.signal_delay_s", INT, 0, None, False),
     ("launcher.max_num_timeout", INT, 0, None, False),

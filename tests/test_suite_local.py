@@ -122,3 +122,28 @@ def test_runs_are_done_seed_by_seed(tmp_path):
     todo, _ = runs_to_do(runs, max_retries=2)
     assert [r.seed for r in todo] == [0] * 5 + [1] * 5
     assert [r.variant for r in todo[:5]] == [r.variant for r in todo[5:]] == [r.variant for r in runs[::2]]
+
+
+def test_workers_train_the_runs_the_sequential_loop_trains(tmp_path, capsys):
+    """launcher.workers=2: the runs go to two worker processes and come out as the in-process
+    loop makes them (the same weights), each with its metrics."""
+    import torch
+
+    from benchmark.run.checkpoint import load_checkpoint
+
+    tiny = ["profile=smoke", "progress=false", "dataset.train_count=8", "dataset.test_count=4", "dataset.size=64",
+            "trainer.iterations=4", "trainer.checkpoint_every=4", "trainer.sample_every=4",
+            "evaluation.segmenter.iterations=5", "evaluation.fid.enabled=false"]
+    stores = {}
+    for workers in (1, 2):
+        store = tmp_path / f"w{workers}"
+        assert main(["run", "ablations", "synthetic", *tiny, f"launcher.workers={workers}",
+                     f"store_dir={store}", f"results_dir={tmp_path / f'r{workers}'}"]) == 0
+        stores[workers] = sorted(store.glob("synthetic/*/seed0-*/checkpoint.pt"))
+        assert ("✓ cyclegan seed 0" in capsys.readouterr().out) == (workers == 2)  # a worker's report
+    assert len(stores[1]) == len(stores[2]) == 5
+    for one, two in zip(stores[1], stores[2]):
+        assert one.relative_to(tmp_path / "w1") == two.relative_to(tmp_path / "w2")  # same config hashes
+        assert (two.parent / "metrics.json").is_file()
+        a, b = load_checkpoint(one)["model"], load_checkpoint(two)["model"]
+        assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a), one.parent.parent.name

@@ -70,7 +70,16 @@ def runs_to_do(runs: list[PlannedRun], max_retries: int) -> tuple[list[PlannedRu
 
 
 def run_local(base: DictConfig, runs: list[PlannedRun], *, progress: bool = True) -> list[str]:
-    """Run every planned run here, one after another; a failure is recorded and the rest go on."""
+    """Run every planned run here, one after another, or `launcher.workers` at a time in worker
+    processes (benchmark/suite/workers.py); a failure is recorded and the rest go on."""
+    workers = min(int(base.launcher.get("workers", 1)), len(runs))
+    if workers > 1:
+        from benchmark.run.evaluate import reference_rows
+        from benchmark.suite.workers import run_in_workers
+
+        reference_rows(base, progress=progress)  # the real images' FID statistics, cached once here
+        return run_in_workers([(f"{r.variant} seed {r.seed}", job_payload(r.cfg)) for r in runs],
+                              workers, progress=progress)
     failures = []
     for run in tqdm(runs, desc="runs", unit="run", disable=not progress or len(runs) < 2):
         tqdm.write(f"→ {run.variant} seed {run.seed}: {run.run_dir}")
