@@ -690,6 +690,10 @@ def test_claims_table_gives_each_paper_claim_a_verdict(scored_runs, tmp_path, lo
     assert (claims[claims.table == "table5"].verdict == "no statement").all()
     md = (tmp_path / "out" / "claims.md").read_text()
     assert "Removing the cycle loss hurts" in md and "**holds**" in md and "pilot estimate" in md
+    tested = claims[claims.verdict != "no statement"]
+    decided = tested[tested.verdict.isin(["holds", "contradicted"])]
+    assert (f"unadjusted for the {len(tested)} claims tested" in md
+            and f"Of the {len(decided)} that did, {int((decided.p_holm < 0.05).sum())} also survive" in md)
     readme = (tmp_path / "out" / "README.md").read_text()
     assert readme.index("## Claims") < readme.index("## Tables"), "the claims lead the page"
 

@@ -142,8 +142,21 @@ def claims_notes(frame: pd.DataFrame, reference_variant: str) -> list[str]:
         "observed Δ 80% of the time, taking the observed seed sds as true. From 2-4 degrees of freedom "
         "this is a pilot estimate: the sds themselves are uncertain by a factor of 2 or more. "
         "`benchmark plan seeds` prints it with the cost.",
-        f"Verdicts: {tally or 'none'}.",
+        f"Verdicts: {tally or 'none'}. {_multiplicity(frame)}",
     ]
+
+
+def _multiplicity(frame: pd.DataFrame) -> str:
+    """Why a reader should not count the verdicts as discoveries: each reads its own interval."""
+    decided = frame[frame.verdict.isin(["holds", "contradicted"])]
+    tested = frame[frame.verdict != "no statement"]
+    if tested.empty:
+        return ""
+    survive = int((decided.p_holm < 0.05).sum())
+    return (f"Each verdict reads its own 95% interval, unadjusted for the {len(tested)} claims tested "
+            f"here: if no recipe differed, about {0.05 * len(tested):.1f} of them would still come out "
+            f"holds or contradicted. Of the {len(decided)} that did, {survive} also survive Holm's "
+            "correction over their table's family (p_holm < 0.05).")
 
 
 def write_claims(stats: Mapping[str, TableStats | None], out_dir: Path, provenance: Mapping[str, Any],
