@@ -37,9 +37,13 @@ def _git(*args: str) -> str | None:
 
 @lru_cache(maxsize=1)
 def git_state() -> dict:
-    """The commit of the code that ran and whether it had uncommitted changes."""
+    """The commit of the code that ran and whether it had uncommitted changes.
+
+    results/ is left out of the check: it holds what reports write, not code, so a report
+    regenerated over an earlier one (kept for its thumbnails) says what the code was, not that
+    the previous report had not been committed yet."""
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
     return {"commit": commit or "unknown", "dirty": bool(status) if status is not None else None}
 
 
