@@ -34,6 +34,8 @@ def _as_int_array(x: Any, what: str) -> np.ndarray:
 
 #: The three set-level numbers of the paper, in table order.
 SCORE_NAMES = ("per_pixel_acc", "per_class_acc", "class_iou")
+#: The range each of them takes (fractions of pixels or classes).
+SCORE_RANGE = (0.0, 1.0)
 
 
 def _nan_mean_last(values: np.ndarray) -> np.ndarray:

@@ -147,3 +147,14 @@ def test_seeds_for_power_reaches_the_power_and_one_fewer_does_not():
     # textbook check: d = 1 (delta = sd), two-sided 0.05, 80% power: 17 per group
     assert seeds_for_power(1.0, 1.0, 1.0) == 17
     assert seeds_for_power(0.0, 0.04, 0.04) is None
+
+
+def test_an_interval_past_the_scores_range_is_cut_there():
+    """3 seeds spread as widely as their mean: the t interval runs below 0, an accuracy cannot."""
+    from evaluation.recipe_statistics import recipe_interval
+
+    seeds = [0.12, 0.43, 0.49]  # a collapsed seed beside two working ones
+    free = recipe_interval(seeds)
+    cut = recipe_interval(seeds, bounds=(0.0, 1.0))
+    assert free.low < 0.0 and cut.low == 0.0
+    assert cut.high == free.high < 1.0 and cut.low <= cut.mean <= cut.high

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from benchmark.run.per_image import PerImageError, read_per_image
-from evaluation.metrics import SCORE_NAMES
+from evaluation.metrics import SCORE_NAMES, SCORE_RANGE
 from evaluation.recipe_statistics import TWO_LEVEL_MIN_SEEDS, recipe_difference, recipe_interval, seeds_for_power
 from evaluation.statistics import (
     DEFAULT_CONFIDENCE,
@@ -184,7 +184,8 @@ def interval_frame(runs: Iterable[Any], direction: str, *, variants: Sequence[st
         per_seed = scores.per_seed(scores.stems)
         resampled = scores.resampled(scores.seeds, scores.stems, n_resamples, seed)
         for m in SCORE_NAMES:
-            iv = recipe_interval(per_seed[m], resampled[m], confidence=confidence, seed=seed)
+            iv = recipe_interval(per_seed[m], resampled[m], confidence=confidence, seed=seed,
+                                 bounds=SCORE_RANGE)
             rows.append({"direction": direction, "variant": variant, "metric": m, "value": iv.mean,
                          "seed_std": iv.seed_sd, "ci_low": iv.low, "ci_high": iv.high,
                          "image_sd": iv.image_sd, "interval": iv.method, "n_images": len(scores.stems),
@@ -311,6 +312,9 @@ def interval_note(frame: pd.DataFrame) -> str:
     if "two-level bootstrap" in methods:
         parts.append(f"from {TWO_LEVEL_MIN_SEEDS} seeds, a two-level bootstrap ({n_resamples} resamples: "
                      f"seeds within the variant, then the {n_images} test images)")
+    if ((done["ci_low"] == SCORE_RANGE[0]) | (done["ci_high"] == SCORE_RANGE[1])).any():
+        parts.append(f"an interval that would run past {SCORE_RANGE[0]:g} or {SCORE_RANGE[1]:g}, the range of "
+                     "the scores, is cut there (few seeds spread as widely as their mean)")
     if "none (1 seed)" in methods:
         parts.append("a row with 1 seed has no interval: 1 seed makes no statement about the recipe")
     return "; ".join(parts) + "."
