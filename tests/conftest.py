@@ -44,7 +44,9 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def smoke_suite(tmp_path_factory) -> tuple[Path, list[str]]:
     """One finished `benchmark run ablations synthetic profile=smoke` (small sets, a dozen
-    iterations, FID on), as (root, overrides): root/store is its store, root/results its
+    iterations; FID off: the Inception network's cost buys nothing for the tables, status and page
+    these tests read, and FID through a whole suite is tested by test_baselines_suite.py and
+    tests/test_evaluate.py), as (root, overrides): root/store is its store, root/results its
     report and results page. Shared by the modules that read a finished suite (the local suite
     tests, the browser test), which carry the xdist group "smoke_suite" so that one worker
     trains it once instead of each module training its own."""
@@ -54,7 +56,7 @@ def smoke_suite(tmp_path_factory) -> tuple[Path, list[str]]:
     args = [f"store_dir={root / 'store'}", f"results_dir={root / 'results'}", "progress=false",
             "dataset.train_count=16", "dataset.test_count=8", "dataset.size=64",
             "trainer.iterations=12", "trainer.sample_every=12", "trainer.checkpoint_every=6",
-            "evaluation.segmenter.iterations=20"]
+            "evaluation.segmenter.iterations=20", "evaluation.fid.enabled=false"]
     assert main(["run", "ablations", "synthetic", "profile=smoke", *args]) == 0
     return root, args
 
