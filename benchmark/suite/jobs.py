@@ -78,7 +78,7 @@ def run_local(base: DictConfig, runs: list[PlannedRun], *, progress: bool = True
         from benchmark.suite.workers import run_in_workers
 
         reference_rows(base, progress=progress)  # the real images' FID statistics, cached once here
-        return run_in_workers([(f"{r.variant} seed {r.seed}", job_payload(r.cfg)) for r in runs],
+        return run_in_workers(execute_run, [(f"{r.variant} seed {r.seed}", job_payload(r.cfg)) for r in runs],
                               workers, progress=progress)
     failures = []
     for run in tqdm(runs, desc="runs", unit="run", disable=not progress or len(runs) < 2):

@@ -7,8 +7,9 @@ per-operation overhead), so one run on two threads leaves much of the second cor
 two single-threaded runs use both (the README's Numbers section has the measured ratio). A GPU
 is one device: there `workers` stays 1 (the default everywhere).
 
-Each worker calls `execute_run`, exactly what every launcher calls, so a run trained here is the
-run the store would hold from any launcher (the thread count is not part of a run's identity).
+Each worker calls `execute_run` (handed in by suite/jobs.py, which this module does not import),
+exactly what every launcher calls, so a run trained here is the run the store would hold from
+any launcher (the thread count is not part of a run's identity).
 What every run shares -- the segmentation evaluator and the real images' FID statistics -- is
 made once in the parent before the workers start (`ensure_segmenter`, `reference_rows`), so no two
 workers write the same cache. A worker's failure is recorded in its run's status and the other
@@ -19,6 +20,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from tqdm import tqdm
@@ -39,14 +41,10 @@ def _start_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _execute(cfg_dict: dict) -> dict:
-    from benchmark.suite.jobs import execute_run
-
-    return execute_run(cfg_dict)
-
-
-def run_in_workers(payloads: list[tuple[str, dict]], workers: int, *, progress: bool = True) -> list[str]:
-    """Run every (label, job payload) in `workers` processes; one line per failed run.
+def run_in_workers(execute: Callable[[dict], dict], payloads: list[tuple[str, dict]], workers: int, *,
+                   progress: bool = True) -> list[str]:
+    """Run `execute` (a module-level function, pickled by name: jobs.execute_run) on every
+    (label, job payload) in `workers` processes; one line per failed run.
 
     The payloads' own progress bars are switched off (k interleaved bars are unreadable); this
     process shows one bar over the runs and a line as each one ends.
@@ -59,7 +57,7 @@ def run_in_workers(payloads: list[tuple[str, dict]], workers: int, *, progress: 
         context = multiprocessing.get_context("spawn")  # no forked torch state, same on every OS
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
                                  initargs=(threads,)) as pool:
-            futures = {pool.submit(_execute, {**payload, "progress": False}): label
+            futures = {pool.submit(execute, {**payload, "progress": False}): label
                        for label, payload in payloads}
             bar = tqdm(total=len(futures), desc=f"runs ({workers} at a time, {threads} thread(s) each)",
                        unit="run", disable=not progress)
