@@ -299,6 +299,8 @@ def cmd_plan(args, overrides: list[str]) -> int:
     power = options.get("power", seed_plan.DEFAULT_POWER)
     if not 0 < power < 1:
         raise UserError(f"power={power} must lie between 0 and 1 (e.g. power=0.8)")
+    if args.source:  # the folder's own profile prices its runs, unless profile= says otherwise
+        overrides = seed_plan.with_results_profile(Path(args.source), overrides)
     suite, cfg = seed_plan.suite_and_config(args.suite, args.dataset, overrides)
     run_seconds: list[float] = []
     if args.source:

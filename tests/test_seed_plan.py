@@ -39,3 +39,15 @@ def test_plan_seeds_command_prints_seeds_and_cost(capsys, monkeypatch):
     assert "seeds per recipe for 90% power" in out and "no_cycle_hurts" in out
     assert "GPU-hours" in out and "pilot estimate" in out
     assert main(["plan", "seeds", "ablations", "cityscapes", "power=2", "--from", str(RESULTS)]) == 2
+
+
+def test_plan_from_a_results_folder_prices_its_profile_and_needs_no_dataset(capsys, monkeypatch, tmp_path):
+    """The committed folder was made at profile=cpu: its runs are priced there, not at the
+    default (paper) profile; without the dataset the seeds still print and the cost says why not."""
+    assert seed_plan.with_results_profile(RESULTS, []) == ["profile=cpu"]
+    assert seed_plan.with_results_profile(RESULTS, ["profile=paper"]) == ["profile=paper"]
+    monkeypatch.setenv("BENCHMARK_DATA", str(tmp_path / "no_data_here"))
+    assert main(["plan", "seeds", "ablations", "cityscapes", "--from", str(RESULTS)]) == 0
+    out = capsys.readouterr().out
+    assert "no_cycle_hurts" in out
+    assert "here: not estimated: dataset cityscapes" in out and "set BENCHMARK_DATA" in out

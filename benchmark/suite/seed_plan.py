@@ -17,6 +17,7 @@ paper profile's iterations per run.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,7 +86,21 @@ def _gpu_step_seconds(cfg: DictConfig) -> tuple[float | None, str]:
 
 
 def run_cost(dataset: str, overrides: list[str], run_seconds: list[float]) -> RunCost:
-    """Seconds per run here (measured runs, else a timed step) and paper-profile GPU-hours."""
+    """Seconds per run here (measured runs, else a timed step) and paper-profile GPU-hours.
+
+    Both need the training set's size (a run's iterations follow from it); planning from a
+    committed results folder on a machine without the dataset still prints the seeds, and says
+    why the cost is missing instead of failing."""
+    from benchmark.data.errors import DatasetNotFoundError
+
+    try:
+        return _run_cost(dataset, overrides, run_seconds)
+    except DatasetNotFoundError as exc:
+        why = f"not estimated: {str(exc).split(';')[0]}; set BENCHMARK_DATA to estimate it"
+        return RunCost(None, why, None, why)
+
+
+def _run_cost(dataset: str, overrides: list[str], run_seconds: list[float]) -> RunCost:
     from benchmark.data import open_domains
     from benchmark.run.cost import duration, seconds_per_iteration
     from benchmark.run.train import iteration_budget
@@ -113,6 +128,18 @@ def run_cost(dataset: str, overrides: list[str], run_seconds: list[float]) -> Ru
 def _train_domains(open_domains, cfg: DictConfig):
     pair = open_domains(cfg.dataset, "train")
     return pair.X, pair.Y
+
+
+def with_results_profile(folder: Path, overrides: list[str]) -> list[str]:
+    """`overrides` with the profile the results folder was made at (its provenance.json), unless
+    they name one: a cpu-profile report must be priced at the cpu profile, not the default."""
+    if any(o.startswith("profile=") for o in overrides):
+        return overrides
+    try:
+        profile = json.loads((Path(folder) / "provenance.json").read_text()).get("profile")
+    except (OSError, ValueError):
+        return overrides
+    return [f"profile={profile}", *overrides] if profile else overrides
 
 
 def scores_from_results(folder: Path) -> pd.DataFrame:
@@ -173,6 +200,8 @@ def format_plan(table: pd.DataFrame, cost: RunCost, *, power: float, alpha: floa
         if cost.seconds_here:
             lines.append(f"  here: {duration(cost.seconds_here)} per run ({cost.how_here}) -> "
                          f"{duration(cost.seconds_here * runs)} of training for {runs} runs")
+        else:
+            lines.append(f"  here: {cost.how_here}")
         if cost.gpu_hours_paper is not None:
             lines.append(f"  paper profile on a GPU: {cost.gpu_hours_paper:.1f} GPU-hours per run ({cost.how_gpu}) "
                          f"-> {cost.gpu_hours_paper * runs:,.0f} GPU-hours for {runs} runs")
