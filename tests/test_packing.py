@@ -8,7 +8,6 @@ single-run requeue tests in test_slurm_suite.py show such a resume ends bit-iden
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import time
 
@@ -75,7 +74,7 @@ def test_a_failed_run_fails_alone_and_is_named(tmp_path):
 SUITE = ["ablations", "synthetic"]
 TINY = ["profile=smoke", "progress=false", "dataset.train_count=16", "dataset.test_count=8",
         "dataset.size=64", "evaluation.segmenter.iterations=20", "evaluation.fid.enabled=false"]
-TRAIN_SECONDS = 60  # work per run at one thread: more than one 1-minute attempt can do (<= ~45 s; 35 finished in one)
+TRAIN_SECONDS = 75  # work per run at one thread: more than one 1-minute attempt can do (<= ~45 s; 35 finished in one)
 
 
 def _sacct_states(job_id: str) -> list[str]:
@@ -106,7 +105,11 @@ def test_two_runs_share_one_job_and_each_resumes_after_its_time_limit(tmp_path):
                                 "trainer.iterations=40", "trainer.checkpoint_every=40",
                                 "trainer.sample_every=40"])
         train(calib)
-        rate = statistics.median(pd.read_csv(tmp_path / "calibration" / "train_log.csv")["it_per_s"][10:])
+        # The fast end of the calibration, not its median: it runs beside the other test workers,
+        # and a rate measured under that load sized a run one 1-minute attempt could finish (its
+        # env.json then had no restart count). The jobs may run alone on the node.
+        speeds = pd.read_csv(tmp_path / "calibration" / "train_log.csv")["it_per_s"][10:]
+        rate = float(speeds.quantile(0.9))
         every = max(10, int(rate * 4))
         iterations = every * max(6, round(rate * TRAIN_SECONDS / every))
         identity = [*TINY, f"store_dir={tmp_path / 'store'}", f"trainer.iterations={iterations}",
