@@ -94,7 +94,7 @@ def test_two_runs_share_one_job_and_each_resumes_after_its_time_limit(tmp_path):
     from benchmark.run.evaluate import ensure_segmenter, evaluation_hash
     from benchmark.run.store import run_state
     from benchmark.run.train import train
-    from benchmark.suite.launcher import submit_slurm, wait_for
+    from benchmark.suite.launcher import submit_slurm, wait_for, wait_for_runs
     from benchmark.suite.plan import plan
 
     require_slurm()
@@ -129,6 +129,9 @@ def test_two_runs_share_one_job_and_each_resumes_after_its_time_limit(tmp_path):
         ids = {json.loads((r.run_dir / "slurm.json").read_text())["job_id"] for r in runs}
         assert ids == {jobs[0].job_id}
         wait_for(jobs, poll_s=2)
+        # and until SLURM itself has no live state for the job: between a requeue and the next
+        # attempt submitit has read it as done, and the scancel below then cut the job off
+        wait_for_runs([r.run_dir for r in runs], poll_s=2)
     finally:
         subprocess.run(["scancel", jobs[0].job_id], capture_output=True, timeout=30)
     states = _sacct_states(jobs[0].job_id)
