@@ -4,7 +4,8 @@ Why these two: the suite must run as SLURM jobs and be reported exactly like the
 (and a second `benchmark run` must never submit a run twice); and the whole point of making
 runs submitit-`Checkpointable` is that a run cut off by preemption or by its time limit is
 requeued and ends with the *same weights* as a run that was never interrupted. The preemption
-test compares every tensor with an in-process reference run (one thread, like the jobs). The
+test compares every tensor with a reference run trained without interruption (one thread, like
+the jobs, in a child process started beside the job). The
 time limit (the same `checkpoint()` path, reached through the USR2 that comes before the limit)
 is tested once, on two runs packed into one job (tests/test_packing.py): each resumes where it
 stopped. A second time-limit test of a single run took 146 s of CI's serial SLURM chain to
@@ -36,7 +37,7 @@ TINY = ["profile=smoke", "progress=false", "dataset.train_count=16", "dataset.te
 # The shipped launcher=slurm defaults (its `setup` exports OMP_NUM_THREADS=$SLURM_CPUS_PER_TASK),
 # asked for one CPU and 1 GB a job as a user of a small node would: no `setup` override.
 SLURM = ["launcher=slurm", "launcher.cpus_per_task=1", "launcher.mem_gb=1"]
-TRAIN_SECONDS = 80  # work in a requeue test's run: more than one attempt can do (<= ~45 s)
+TRAIN_SECONDS = 40  # work in the preempted run: its first checkpoint comes after ~4 s, the urgent job seconds later
 
 
 def _run(*cmd: str) -> str:
@@ -140,16 +141,14 @@ def test_suite_on_slurm_submits_once_waits_and_reports(tmp_path, capsys, cancel_
 
 
 # -- 2. requeue on preemption (the time limit: tests/test_packing.py) ------------------------------------------
-_CACHE: dict = {}
-
 
 @pytest.fixture(scope="module")
 def requeue_setup(tmp_path_factory):
     """A run sized to ~TRAIN_SECONDS of work here, a store whose evaluator is already trained.
 
     The iteration count is calibrated on this machine (one thread, like the jobs), so a fast
-    CI runner still trains longer than one attempt can; it is part of the run's identity, so
-    both requeue tests and the reference share it.
+    CI runner still trains long enough to be preempted after its first checkpoint; it is part
+    of the run's identity, so the requeued run and the reference share it.
     """
     import pandas as pd
 
@@ -190,18 +189,28 @@ class _one_thread:
         torch.set_num_threads(self.before)
 
 
-def _reference_weights(setup) -> dict:
-    """The same run trained in this process without interruption (computed once per module)."""
-    if "reference" not in _CACHE:
-        from benchmark.config import compose_config
-        from benchmark.run.train import train
+def _start_reference(setup) -> subprocess.Popen:
+    """The same run trained without interruption, in a child process on one thread (like the
+    jobs), started beside the SLURM job: the test waits on the queue anyway, and trained after
+    the job it added the whole run (80 s then) to CI's serial SLURM chain."""
+    import os
+    import sys
 
-        run_dir = setup["root"] / "reference"
-        with _one_thread():
-            train(compose_config(["dataset=synthetic", *setup["identity"], "model=cyclegan",
-                                  f"run_dir={run_dir}"]))
-        _CACHE["reference"] = _weights(run_dir)
-    return _CACHE["reference"]
+    overrides = ["dataset=synthetic", *setup["identity"], "model=cyclegan",
+                 f"run_dir={setup['root'] / 'reference'}"]
+    code = ("import json, sys, torch; torch.set_num_threads(1)\n"
+            "from benchmark.config import compose_config\n"
+            "from benchmark.run.train import train\n"
+            "train(compose_config(json.loads(sys.argv[1])))")
+    return subprocess.Popen([sys.executable, "-c", code, json.dumps(overrides)],
+                            env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _reference_weights(setup, reference: subprocess.Popen) -> dict:
+    _, err = reference.communicate(timeout=600)
+    assert reference.returncode == 0, f"the reference run failed:\n{err[-2000:]}"
+    return _weights(setup["root"] / "reference")
 
 
 def _submit_one_run(setup, name: str, launcher: list[str]):
@@ -243,11 +252,15 @@ def test_preempted_run_is_requeued_and_ends_identical(requeue_setup, cancel_on_e
     run, job = _submit_one_run(requeue_setup, "preempted",
                                ["launcher.partition=debug", "launcher.timeout_min=30"])
     cancel_on_exit.append(job.job_id)
-    _wait("the run's first checkpoint", lambda: (run.run_dir / "checkpoint.pt").is_file(), timeout_s=180)
-    urgent = _run("sbatch", "--parsable", "-p", "urgent", "-c", "2", "-o", "/dev/null", "--wrap", "sleep 15")
-    cancel_on_exit.append(urgent)
-    _assert_finished_after_requeue(run, job, "preempted")
-    assert _sacct_states(urgent) == ["COMPLETED"]
-    _assert_identical(_weights(run.run_dir), _reference_weights(requeue_setup))
+    reference = _start_reference(requeue_setup)
+    try:
+        _wait("the run's first checkpoint", lambda: (run.run_dir / "checkpoint.pt").is_file(), timeout_s=180)
+        urgent = _run("sbatch", "--parsable", "-p", "urgent", "-c", "2", "-o", "/dev/null", "--wrap", "sleep 15")
+        cancel_on_exit.append(urgent)
+        _assert_finished_after_requeue(run, job, "preempted")
+        assert _sacct_states(urgent) == ["COMPLETED"]
+        _assert_identical(_weights(run.run_dir), _reference_weights(requeue_setup, reference))
+    finally:
+        reference.kill()  # a no-op once it has ended; a failed test leaves no training behind
     print(f"preemption requeue: {len(_sacct_states(job.job_id))} attempts, "
           f"{time.monotonic() - started:.0f} s")
