@@ -2,8 +2,9 @@
 
 Fake-but-valid run directories whose per-image confusion matrices have hand-picked accuracies,
 so the order a page shows can be checked against an order computed here; every link and image
-of every page must be relative and name a file of the report folder. tests/test_browser.py opens
-a real suite's pages in Chromium.
+of every page (its stylesheet and script included) must be relative and name a file of the report
+folder, and the style and script are one style.css and one script.js beside index.html, not
+repeated inline in every page. tests/test_browser.py opens a real suite's pages in Chromium.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from PIL import Image
 from benchmark.report import write_report
 from benchmark.report.html import markdown
 from benchmark.report.html.gallery import ranked
+from benchmark.report.html.pages import ASSETS
 from benchmark.report.runs import ReportWarning
 from benchmark.run.per_image import write_per_image
 
@@ -104,13 +106,18 @@ def report(tmp_path_factory):
 
 
 class Page(HTMLParser):
-    """Every link and image source of a page, and the elements that carry data-stem."""
+    """Every link and image source of a page (<a href>, <img src>, <link href>, <script src>), its
+    stylesheets, scripts (None: an inline one) and <style> blocks, and the elements that carry
+    data-stem."""
 
     def __init__(self, path: Path):
         super().__init__()
         self.urls: list[tuple[str, str]] = []
         self.rows: list[dict[str, str]] = []
         self.containers: list[str] = []
+        self.stylesheets: list[str] = []
+        self.scripts: list[str | None] = []
+        self.style_blocks = 0
         self.feed(path.read_text(encoding="utf-8"))
 
     def handle_starttag(self, tag, attrs):
@@ -118,6 +125,11 @@ class Page(HTMLParser):
         for key in ("href", "src"):
             if key in attrs:
                 self.urls.append((tag, attrs[key]))
+        if tag == "link" and "stylesheet" in attrs.get("rel", "").split():
+            self.stylesheets.append(attrs.get("href", ""))
+        if tag == "script":
+            self.scripts.append(attrs.get("src") or None)
+        self.style_blocks += tag == "style"
         if "data-stem" in attrs:
             self.rows.append({**attrs, "container": self.containers[-1] if self.containers else ""})
         if attrs.get("class") in ("cards", "gallery") and "id" in attrs:
@@ -147,6 +159,45 @@ def test_every_link_and_image_is_relative_and_exists(report):
             assert target.is_file(), f"{page.name}: {tag} {url} -> {target} is missing"
             images += tag == "img"
     assert images > 4 * 2 * len(STEMS) * 3  # every run's outputs, inputs and ground truths
+
+
+def pages_of(out: Path) -> list[Path]:
+    return sorted(out.rglob("*.html"))
+
+
+def test_style_and_script_are_written_once_beside_index(report):
+    """One style.css and one script.js in the report folder, the packaged templates' own text;
+    no other stylesheet or script anywhere in it."""
+    out, _ = report
+    templates = REPO / "benchmark" / "report" / "html" / "templates"
+    for name in ASSETS:
+        assert (out / name).is_file(), f"{name} is missing beside index.html"
+        assert (out / name).read_text(encoding="utf-8") == (templates / name).read_text(encoding="utf-8")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.suffix in (".css", ".js")) \
+        == sorted(ASSETS)
+
+
+def test_no_page_repeats_the_style_or_script_inline(report):
+    out, _ = report
+    pages = pages_of(out)
+    assert len(pages) > 4  # index.html, the run pages and the comparison pages
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        parsed = Page(page)
+        assert parsed.style_blocks == 0 and "<style" not in text, f"{page.name} has a <style> block"
+        assert None not in parsed.scripts, f"{page.name} has an inline script"
+
+
+def test_every_page_links_the_one_style_and_script_relatively(report):
+    out, _ = report
+    for page in pages_of(out):
+        parsed = Page(page)
+        depth = len(page.relative_to(out).parts) - 1
+        assert parsed.stylesheets == ["../" * depth + "style.css"], (page.name, parsed.stylesheets)
+        assert parsed.scripts == ["../" * depth + "script.js"], (page.name, parsed.scripts)
+        for url, name in ((parsed.stylesheets[0], "style.css"), (parsed.scripts[0], "script.js")):
+            target = (page.parent / unquote(url)).resolve()
+            assert target.is_file() and target == (out / name).resolve(), (page.name, url, target)
 
 
 def test_run_page_rows_are_worst_first_by_the_per_image_scores(report):
@@ -266,6 +317,7 @@ def test_no_page_without_figures(tmp_path):
     runs = [make_run(tmp_path / "store", "cyclegan", 0)]
     files = write_report(SPECS, runs, tmp_path / "out", PROVENANCE, plots=False)
     assert "html" not in files and not (tmp_path / "out" / "index.html").exists()
+    assert not any((tmp_path / "out" / name).exists() for name in ASSETS)
     assert "index.html" not in (tmp_path / "out" / "README.md").read_text()
 
 

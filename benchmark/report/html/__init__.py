@@ -6,10 +6,12 @@ say nothing about which test images a method fails on. The page shows the claims
 every run every test image as input | output | ground truth with its per-image score, worst
 first; and per direction a comparison of every method on the same image, where they disagree
 most first. It is static and self-contained: it opens from the file system, its small script and
-style are inline, every image is a file beside it (relative links), and no request leaves the
-machine (no CDN, no web font).
+style are two files beside it (`script.js`, `style.css`, written once and linked relatively by
+every page), every image is a file beside it (relative links), and no request leaves the machine
+(no CDN, no web font).
 
-Layout of the report folder: `index.html`, `pages/<variant>-seed<k>.html` (one page per run:
+Layout of the report folder: `index.html`, `style.css` and `script.js` (every page's, copied from
+templates/), `pages/<variant>-seed<k>.html` (one page per run:
 a run is what has images and per-image matrices; the seeds of a variant link to each other),
 `pages/compare-<direction>-seed<k>.html`, and `images/` (benchmark/report/html/thumbnails.py).
 The generated images are read from the store (`RUN/test/<direction>/`, what evaluation scored);
@@ -94,7 +96,8 @@ def write_html(specs: Sequence[TableSpec], loaded: Sequence[LoadedRun], out_dir:
                previous: Path | None = None) -> list[Path]:
     """Write index.html, the run and comparison pages and their images into `out_dir` (the
     report's staging folder: `files` are the report's files there; `previous`, the folder it
-    will replace, lends its thumbnails of unchanged images). Returns the pages' paths."""
+    will replace, lends its thumbnails of unchanged images), and the pages' style.css and
+    script.js beside index.html. Returns the pages' paths."""
     out_dir = Path(out_dir)
     directions = list(dict.fromkeys(spec.direction for spec in specs))
     members = run_images(loaded, directions)

@@ -5,12 +5,18 @@ user's variant, an error message) by default (autoescape), and their markup live
 per page kind; StrictUndefined turns a misspelt field into an error at report time instead of a
 silently empty cell. The data each page shows is assembled here from what the report already has
 (the loaded runs, the report's files, RunImages and their image files), never recomputed.
+
+The style and the script are the same for every page, so they are written once, as
+`style.css` and `script.js` beside index.html (copied from templates/), and each page links
+them relatively (`../style.css` from pages/): one copy of each in a report folder instead of one
+per page, and the page still opens from file:// with no request leaving the machine.
 """
 from __future__ import annotations
 
 import json
 import math
 from collections.abc import Callable, Mapping, Sequence
+from importlib.resources import files as package_files
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,7 +28,14 @@ from benchmark.report.html.gallery import IMAGE_METRICS, RunImages, comparison, 
 from benchmark.report.html.thumbnails import ImageRef
 from benchmark.report.index import describe, lead
 from benchmark.report.reference import PaperReference
-from benchmark.report.runs import PROVENANCE_KEYS, LoadedRun, TableSpec, direction_label, variant_order
+from benchmark.report.runs import (
+    PROVENANCE_KEYS,
+    LoadedRun,
+    TableSpec,
+    atomic_write_text,
+    direction_label,
+    variant_order,
+)
 
 #: how many of each run's worst images the index shows per direction
 WORST_ON_INDEX = 8
@@ -35,6 +48,8 @@ SHORT_LABELS = {"per_pixel_acc": "acc", "class_iou": "IoU"}
 PAGES_DIR = "pages"
 #: the embedded dataset whose images are committed; any other dataset's stay local
 COMMITTED_IMAGES = ("synthetic",)
+#: the files every page links (templates/ -> the report folder, beside index.html)
+ASSETS = ("style.css", "script.js")
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -57,6 +72,19 @@ def display_size(ref: ImageRef) -> tuple[int, int]:
     """The size a thumbnail is shown at: DISPLAY_PX on its long side, aspect kept."""
     scale = DISPLAY_PX / max(ref.width, ref.height, 1)
     return max(1, round(ref.width * scale)), max(1, round(ref.height * scale))
+
+
+def root_of(page: Path, out_dir: Path) -> str:
+    """The relative prefix from `page` to the report folder: '' for index.html, '../' for a
+    page in pages/ (one '../' per folder it is below `out_dir`)."""
+    return "../" * (len(page.relative_to(out_dir).parts) - 1)
+
+
+def write_assets(out_dir: Path) -> list[Path]:
+    """Copy the pages' shared style.css and script.js from templates/ beside index.html."""
+    templates = package_files("benchmark.report.html") / "templates"
+    return [atomic_write_text(out_dir / name, (templates / name).read_text(encoding="utf-8"))
+            for name in ASSETS]
 
 
 def run_page(variant: str, seed: int) -> str:
@@ -129,7 +157,8 @@ class PageWriter:
         base = {"metrics": IMAGE_METRICS, "short": SHORT_LABELS, "provenance": self.provenance,
                 "local_note": self.local_note(),
                 "suite": self.provenance.get("suite", "?"),
-                "dataset": self.provenance.get("dataset", "?")}
+                "dataset": self.provenance.get("dataset", "?"),
+                "root": root_of(path, self.out_dir)}
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.env.get_template(template).render(**base, **context), encoding="utf-8")
         return path
@@ -161,7 +190,7 @@ class PageWriter:
                                           self.seeds_of(v)[0]), v == variant)
                   for v in self.order if self.seeds_of(v)]
         return self.render("run.html", self.out_dir / PAGES_DIR / f"{variant}-seed{seed}.html",
-                           root="../", page_title=f"{self.name(variant)}, seed {seed}",
+                           page_title=f"{self.name(variant)}, seed {seed}",
                            run=run, seeds=seeds, others=others,
                            sections=[self.run_section(m) for m in runs])
 
@@ -180,7 +209,7 @@ class PageWriter:
                 for r in comparison(members)]
         seeds = [(s, compare_page(direction, s), s == seed) for s in self.compare_seeds(direction)]
         return self.render("compare.html", self.out_dir / PAGES_DIR / f"compare-{direction}-seed{seed}.html",
-                           root="../", page_title=f"{direction_label(direction)}: every method, seed {seed}",
+                           page_title=f"{direction_label(direction)}: every method, seed {seed}",
                            direction=direction, label=direction_label(direction),
                            title=self.title(direction), seed=seed, seeds=seeds, methods=methods,
                            rows=rows, has_input=any(r["input"] for r in rows),
@@ -231,7 +260,7 @@ class PageWriter:
         files = [{"href": quote(n), "name": n,
                   "what": "this report as Markdown" if n == "README.md" else describe(Path(n))}
                  for n in names]
-        return self.render("index.html", self.out_dir / "index.html", root="",
+        return self.render("index.html", self.out_dir / "index.html",
                            page_title=f"Report: {self.provenance.get('suite', '?')} on "
                                       f"{self.provenance.get('dataset', '?')}",
                            lead=lead(self.provenance, self.reference),
@@ -240,6 +269,8 @@ class PageWriter:
                            files=files, has_images=bool(self.members))
 
     def write_all(self) -> list[Path]:
+        """Every page, index.html first; style.css and script.js beside index.html."""
+        write_assets(self.out_dir)
         pages = [self.write_run(v, s) for v in self.order for s in self.seeds_of(v)]
         pages += [self.write_compare(d, s) for d in self.directions for s in self.compare_seeds(d)]
         return [self.write_index(), *pages]
