@@ -146,6 +146,9 @@ def test_every_link_and_image_is_relative_and_exists(report):
     assert {p.name for p in pages} >= {"index.html", "cyclegan-seed0.html", "gan_only-seed1.html",
                                        "compare-labels2photo-seed0.html", "compare-photo2labels-seed1.html"}
     assert [p.name for p in files["html"]][0] == "index.html"
+    assert {"style.css", "script.js"} <= {p.name for p in files["html"]}
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert "`style.css` (html)" in readme and "`script.js` (html)" in readme, "README's file list"
     images = 0
     for page in pages:
         text = page.read_text(encoding="utf-8")

@@ -30,6 +30,9 @@ DESCRIPTIONS = {
     "index.html": "this report as a page that opens from the file system, with every test image "
                   "of every run as input | output | ground truth and its per-image score, worst "
                   "first, and every method side by side where they disagree most",
+    "style.css": "the results page's style, shared by every page (linked relatively)",
+    "script.js": "the results page's script (sorting, full-size view, missing-image banner), "
+                 "shared by every page",
     "pages": "the results page's run pages (one per run) and comparison pages (one per direction "
              "and seed)",
     "images": "the results page's images: the generated test images as scored, the inputs and "

@@ -270,7 +270,7 @@ class PageWriter:
 
     def write_all(self) -> list[Path]:
         """Every page, index.html first; style.css and script.js beside index.html."""
-        write_assets(self.out_dir)
+        assets = write_assets(self.out_dir)
         pages = [self.write_run(v, s) for v in self.order for s in self.seeds_of(v)]
         pages += [self.write_compare(d, s) for d in self.directions for s in self.compare_seeds(d)]
-        return [self.write_index(), *pages]
+        return [self.write_index(), *assets, *pages]
