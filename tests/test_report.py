@@ -501,6 +501,27 @@ def test_fid_kid_with_subset_spread_and_honest_heading(tmp_path):
     assert "reproduced (mean $\\pm$ sd)" in (tmp_path / "paper" / "table4.tex").read_text()
 
 
+def test_a_suite_without_paper_claims_points_to_no_claims_table(tmp_path):
+    """A user's suite (the CUT example's, say) has rows no paper claim speaks of: no claims.md
+    is written, so neither the heading, the notes nor the README lead may send the reader there."""
+    run_dir = tmp_path / "mine"
+    run_dir.mkdir()
+    (run_dir / "metrics.json").write_text(json.dumps({"directions": {
+        "map2aerial": {"fid": 120.0, "kid": 0.08}}}))
+    runs = [{"variant": "my_variant", "seed": 0, "run_dir": run_dir, "config_hash": "x"}]
+    spec = {"id": "mine", "title": "My table", "direction": "map2aerial", "rows": ["my_variant"]}
+    provenance = {**PROVENANCE, "dataset": "maps", "profile": "cpu", "train_resolution": 64,
+                  "iterations": "1000"}
+    files = write_report([spec], runs, tmp_path / "out", provenance, plots=False)
+    assert files["claims"] == [] and not (tmp_path / "out" / "claims.md").exists()
+    md = (tmp_path / "out" / "mine.md").read_text()
+    heading = [line for line in md.splitlines() if line.startswith("### ")][0]
+    assert heading == "### My table — reduced profile: not the paper's numbers"
+    assert "claims.md" not in md and "the intervals and marks, from the seeds" in md
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "claims table" not in readme and "the intervals and marks say which" in readme
+
+
 def test_readme_is_an_index_with_every_table_and_an_honest_lead(runs, tmp_path):
     write_report(SPECS, runs, tmp_path / "out", PROVENANCE, REAL, plots=False)
     readme = (tmp_path / "out" / "README.md").read_text()

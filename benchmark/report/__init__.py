@@ -44,10 +44,11 @@ def _write_all(specs: Sequence[TableSpec], loaded: list[LoadedRun], out_dir: Pat
                reference: PaperReference | None = None) -> dict[str, list[Path]]:
     reference = reference or load_reference()
     stats = {spec.id: table_stats(spec, loaded) for spec in specs}
+    claims = write_claims(stats, out_dir, provenance, reference)
     files: dict[str, list[Path]] = {
-        "claims": write_claims(stats, out_dir, provenance, reference),
+        "claims": claims,
         "tables": build_tables(specs, loaded, out_dir, provenance, reference_rows, reference,
-                               stats),
+                               stats, claims=bool(claims)),
         "plots": make_plots(specs, loaded, out_dir, reference_rows, reference,
                             sample_sources=sample_sources, stats=stats) if plots else [],
     }

@@ -66,8 +66,10 @@ def _table_body(path: Path) -> str:
     return text.split("-->", 1)[1].strip() if text.startswith("<!--") else text.strip()
 
 
-def lead(provenance: Mapping[str, Any], reference: PaperReference) -> str:
-    """The first paragraph (Markdown) of README.md and index.html: whose protocol these are."""
+def lead(provenance: Mapping[str, Any], reference: PaperReference, claims: bool = True) -> str:
+    """The first paragraph (Markdown) of README.md and index.html: whose protocol these are.
+    `claims`: whether this report has a claims table to point to (a suite whose paper states
+    no claim about its rows has none)."""
     profile = provenance.get("profile")
     if profile == "paper":
         return (f"Reproduced numbers (the paper's protocol, `profile=paper`) beside those "
@@ -76,14 +78,16 @@ def lead(provenance: Mapping[str, Any], reference: PaperReference) -> str:
             f"`{profile or 'not recorded'}` "
             f"({provenance.get('train_resolution', '?')}² training, "
             f"{provenance.get('iterations', '?')} iterations) beside those reported in "
-            f"{reference.cite}. The values are not the paper's; the claims table says which "
-            "of its statements these runs support at this budget.")
+            f"{reference.cite}. The values are not the paper's; "
+            + ("the claims table says which of its statements these runs support at this budget."
+               if claims else "the intervals and marks say which differences these seeds support."))
 
 
 def readme(specs: Sequence[TableSpec], files: Mapping[str, list[Path]], out_dir: Path,
            provenance: Mapping[str, Any], reference: PaperReference) -> str:
     suite, dataset = provenance.get("suite", "?"), provenance.get("dataset", "?")
-    lines = [f"# Report: suite `{suite}` on `{dataset}`", "", lead(provenance, reference), ""]
+    lines = [f"# Report: suite `{suite}` on `{dataset}`", "",
+             lead(provenance, reference, claims=bool(files.get("claims"))), ""]
     if files.get("html"):
         lines += [f"**[index.html](index.html)**: {DESCRIPTIONS['index.html']}.", ""]
     lines += ["Regenerate with the command below. Cells: — pending, failed (error in the "

@@ -53,8 +53,9 @@ SANITY_NOTES = {
 }
 
 
-def profile_note(provenance: Mapping[str, Any]) -> str:
-    """The note every table from a reduced profile carries: values are not the paper's."""
+def profile_note(provenance: Mapping[str, Any], claims: bool = True) -> str:
+    """The note every table from a reduced profile carries: values are not the paper's.
+    `claims`: whether the report has a claims table to point to."""
     profile = provenance.get("profile") or "not recorded"
     parts = []
     if provenance.get("train_resolution"):
@@ -65,14 +66,16 @@ def profile_note(provenance: Mapping[str, Any]) -> str:
     paper = provenance.get("paper_protocol") or "128²/256², 200 epochs (100 + 100 decay)"
     return (f"Reduced profile `{profile}` ({ours}; the paper: {paper}): these are not "
             "reproduced numbers, and the paper's ordering of the rows is a claim to test, not "
-            "something to read off: claims.md gives each claim's verdict from the seeds.")
+            "something to read off: "
+            + ("claims.md gives each claim's verdict from the seeds." if claims
+               else "the intervals and marks, from the seeds, say which differences hold."))
 
 
 def table_notes(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mapping[str, Any],
                 reference: PaperReference, paper_metrics: Sequence[str],
                 unavailable: Mapping[str, set[str]], not_provided: Sequence[str],
                 show_fid_anchor: bool, kid_subsets: str, sanity_labels: Mapping[str, str],
-                stats: TableStats | None) -> list[str]:
+                stats: TableStats | None, claims: bool = True) -> list[str]:
     """The notes of one table, in reading order: what a cell shows, whether the numbers are
     the paper's protocol, the intervals and test, the paper columns, the sanity rows, why a
     value is missing, and the evaluation settings every row shares."""
@@ -81,7 +84,7 @@ def table_notes(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mapping[
              f"(error below); {UNAVAILABLE} = cannot be computed here (reason below); "
              f"{NOT_AVAILABLE} = not produced."]
     if reduced_profile(provenance):
-        notes.append(profile_note(provenance))
+        notes.append(profile_note(provenance, claims))
     if stats is not None:
         notes += stats.notes()
     if spec.paper_table and not paper_metrics:

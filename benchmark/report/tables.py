@@ -91,6 +91,7 @@ class BuiltTable:
     paper_metrics: list[str]
     notes: list[str]
     reduced: bool = False
+    claims: bool = True     # the report has a claims.md that the heading may point to
     sanity_labels: list[str] = field(default_factory=list)
 
 
@@ -324,8 +325,9 @@ def build_table(spec: Mapping[str, Any] | TableSpec, runs: Sequence[LoadedRun],
                 provenance: Mapping[str, Any] | None = None,
                 reference_rows: Mapping[str, Any] | None = None,
                 reference: PaperReference | None = None,
-                stats: TableStats | None = None) -> BuiltTable:
-    """Aggregate the runs of one spec over seeds; every spec row is kept, pending or not."""
+                stats: TableStats | None = None, claims: bool = True) -> BuiltTable:
+    """Aggregate the runs of one spec over seeds; every spec row is kept, pending or not.
+    `claims`: whether the report writes a claims.md (the heading and notes point to it)."""
     spec = normalize_spec(spec)
     reference = reference or load_reference()
     provenance = provenance or {}
@@ -342,7 +344,8 @@ def build_table(spec: Mapping[str, Any] | TableSpec, runs: Sequence[LoadedRun],
 
     kid_note = "; ".join(cols.kid_subsets) or "subsets" if cols.show_kid_spread else ""
     notes = table_notes(spec, runs, provenance, reference, paper_metrics, cols.unavailable,
-                        not_provided, cols.show_fid_anchor, kid_note, sanity_labels, stats)
+                        not_provided, cols.show_fid_anchor, kid_note, sanity_labels, stats,
+                        claims)
     notes += row_notes
     if cols.mismatched:
         notes.append(f"No interval or mark for {', '.join(sorted(cols.mismatched))}: the per-image "
@@ -353,7 +356,8 @@ def build_table(spec: Mapping[str, Any] | TableSpec, runs: Sequence[LoadedRun],
     return BuiltTable(spec=spec, display=pd.DataFrame([d for d, _, _ in rows]).fillna(""),
                       numeric=numeric, latex_cells=pd.DataFrame([t for _, t, _ in rows]).fillna(""),
                       measured=cols.measured, paper_metrics=paper_metrics, notes=notes,
-                      reduced=reduced_profile(provenance), sanity_labels=list(sanity_labels))
+                      reduced=reduced_profile(provenance), claims=claims,
+                      sanity_labels=list(sanity_labels))
 
 
 def build_tables(specs: Sequence[Mapping[str, Any] | TableSpec],
@@ -361,7 +365,8 @@ def build_tables(specs: Sequence[Mapping[str, Any] | TableSpec],
                  provenance: Mapping[str, Any] | None = None,
                  reference_rows: Mapping[str, Any] | None = None,
                  reference: PaperReference | None = None,
-                 stats: Mapping[str, TableStats | None] | None = None) -> list[Path]:
+                 stats: Mapping[str, TableStats | None] | None = None,
+                 claims: bool = True) -> list[Path]:
     """Write `<id>.{md,tex,csv}` per spec, `per_class_iou.{md,tex,csv}`, `scores_long.csv`
     and, where per-image scores exist, `comparisons.csv`; return the paths.
 
@@ -381,7 +386,7 @@ def build_tables(specs: Sequence[Mapping[str, Any] | TableSpec],
     for spec in specs:
         table_stats = stats.get(spec.id) if stats is not None else \
             significance.table_stats(spec, loaded)
-        built = build_table(spec, loaded, provenance, reference_rows, reference, table_stats)
+        built = build_table(spec, loaded, provenance, reference_rows, reference, table_stats, claims)
         paths += writers.write_table(built, out_dir, provenance)
         if table_stats is not None:
             all_stats.append(table_stats)

@@ -98,6 +98,8 @@ def heading(built) -> str:
     """The table's title; from a reduced profile it says so in the heading itself."""
     if not built.reduced:
         return built.spec.title
+    if not built.claims:  # a suite whose paper states no claim about its rows
+        return f"{built.spec.title} — reduced profile: not the paper's numbers"
     return (f"{built.spec.title} — reduced profile: not the paper's numbers; claims.md says which "
             "of its statements these runs support")
 

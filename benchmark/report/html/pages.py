@@ -263,7 +263,7 @@ class PageWriter:
         return self.render("index.html", self.out_dir / "index.html",
                            page_title=f"Report: {self.provenance.get('suite', '?')} on "
                                       f"{self.provenance.get('dataset', '?')}",
-                           lead=lead(self.provenance, self.reference),
+                           lead=lead(self.provenance, self.reference, claims=bool(self.files.get("claims"))),
                            claims=self.blocks("claims"), tables=self.blocks("tables"),
                            gallery=self.gallery(), figures=figures, provenance_items=provenance,
                            files=files, has_images=bool(self.members))
