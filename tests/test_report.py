@@ -5,6 +5,7 @@ against a value computed by hand; figures are checked to be real PNGs, not looke
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -178,6 +179,7 @@ def test_tables_mean_std_paper_and_pending(runs, tmp_path):
     assert real[col["per-pixel acc"]] == "0.810"
     assert [real[col[f"paper {m}"]] for m in ("per-pixel acc", "per-class acc", "class IoU")] \
         == ["0.80", "0.26", "0.21"]
+    assert "Paper column: pix2pix (Isola et al., CVPR 2017)" in md  # the note names its source
     # no run has FID: the column says "unavailable", the note gives the reason
     assert rows["CycleGAN"][col["FID"]] == "unavailable"
     assert rows["Cycle alone"][col["FID"]] == "—"
@@ -520,6 +522,17 @@ def test_a_suite_without_paper_claims_points_to_no_claims_table(tmp_path):
     assert "claims.md" not in md and "the intervals and marks, from the seeds" in md
     readme = (tmp_path / "out" / "README.md").read_text()
     assert "claims table" not in readme and "the intervals and marks say which" in readme
+    # a reference without the paper's ceiling row: the evaluator row's note names no paper column
+    spec = {**spec, "direction": "labels2photo"}
+    (run_dir / "metrics.json").write_text(json.dumps({"directions": {
+        "labels2photo": {"per_pixel_acc": 0.5, "per_class_acc": 0.2, "class_iou": 0.1}}}))
+    reference = load_reference()
+    bare = dataclasses.replace(reference, real_photos=None)
+    build_tables([spec], runs, tmp_path / "bare", {**provenance, "dataset": "cityscapes"},
+                 REAL, bare)
+    md = (tmp_path / "bare" / "mine.md").read_text()
+    assert "Real photos (evaluator): the suite's segmentation evaluator" in md
+    assert "Paper column" not in md
 
 
 def test_readme_is_an_index_with_every_table_and_an_honest_lead(runs, tmp_path):

@@ -37,8 +37,7 @@ def reduced_profile(provenance: Mapping[str, Any]) -> bool:
 
 SANITY_NOTES = {
     "real_photos": "the suite's segmentation evaluator (LR-ASPP MobileNetV3, trained here) on the "
-                   "real test photos: the ceiling of a generated photo's segmentation score. Paper "
-                   "column: {source}; another network (FCN-8s) at another resolution, shown as context.",
+                   "real test photos: the ceiling of a generated photo's segmentation score.",
     "ground_truth_labels": "the ground-truth colour label maps snapped and scored like a generated "
                            "one: a pipeline check (exact palette colours snap back losslessly, so "
                            "1.000 says labels are read and snapped correctly), not a ceiling — "
@@ -104,14 +103,16 @@ def table_notes(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mapping[
         if dataset and str(dataset) != table.dataset:
             notes.append(f"The paper's numbers are for {table.dataset}; these runs are on "
                          f"{dataset}: the paper column is context, not a target; whether its "
-                         "ordering of the rows holds here is for the seeds to say (claims.md).")
+                         "ordering of the rows holds here is for the seeds to say"
+                         + (" (claims.md)." if claims else "."))
     keys = {sanity_name(k): k for k in SANITY_NOTES}
     for label, what in sanity_labels.items():
         key = keys.get(label)
-        source = reference.real_photos.source if reference.real_photos else "—"
-        notes.append(f"{label}: " + (SANITY_NOTES[key].format(source=source) if key else
-                                     "a reference row of the evaluation pipeline.") +
-                     (f" Here: {what}." if what else ""))
+        text = SANITY_NOTES[key] if key else "a reference row of the evaluation pipeline."
+        if key == "real_photos" and reference.real_photos:  # the paper's own ceiling row, if any
+            text += (f" Paper column: {reference.real_photos.source}; another network (FCN-8s) "
+                     "at another resolution, shown as context.")
+        notes.append(f"{label}: {text}" + (f" Here: {what}." if what else ""))
     if show_fid_anchor:
         anchors = reference.fid_anchors
         notes.append(f"FID (CUT, 2020): {anchors.source}, {anchors.protocol}; a different "
