@@ -485,7 +485,8 @@ def test_fid_kid_with_subset_spread_and_honest_heading(tmp_path):
     rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
             for line in md.split("-->")[1].splitlines() if line.startswith("| ")}
     col = {name: i for i, name in enumerate(rows.pop("Method"))}
-    assert rows["CycleGAN"][col["KID"]] == "0.0500 ± 0.0000"
+    assert rows["CycleGAN"][col["KID"]] == "0.0500 ± 0.0000 [0.0500, 0.0500]"  # seeds agree
+    assert "FID/KID [low, high]: 95% t interval for the recipe's mean over its seeds alone" in md
     assert rows["CycleGAN"][col["KID sd (subsets)"]] == "0.0010"
     assert "the sd of KID over random 50 subsets of 100 images" in md
     heading = [line for line in md.splitlines() if line.startswith("### ")][0]
@@ -511,6 +512,11 @@ def test_a_suite_without_paper_claims_points_to_no_claims_table(tmp_path):
     (run_dir / "metrics.json").write_text(json.dumps({"directions": {
         "map2aerial": {"fid": 120.0, "kid": 0.08}}}))
     runs = [{"variant": "my_variant", "seed": 0, "run_dir": run_dir, "config_hash": "x"}]
+    second = tmp_path / "mine1"
+    second.mkdir()
+    (second / "metrics.json").write_text(json.dumps({"directions": {
+        "map2aerial": {"fid": 130.0, "kid": 0.09}}}))
+    runs.append({"variant": "my_variant", "seed": 1, "run_dir": second, "config_hash": "y"})
     spec = {"id": "mine", "title": "My table", "direction": "map2aerial", "rows": ["my_variant"]}
     provenance = {**PROVENANCE, "dataset": "maps", "profile": "cpu", "train_resolution": 64,
                   "iterations": "1000"}
@@ -520,6 +526,10 @@ def test_a_suite_without_paper_claims_points_to_no_claims_table(tmp_path):
     heading = [line for line in md.splitlines() if line.startswith("### ")][0]
     assert heading == "### My table — reduced profile: not the paper's numbers"
     assert "claims.md" not in md and "the intervals and marks, from the seeds" in md
+    # FID 120 and 130: mean 125, sd 7.07, t(0.975, 1 df) = 12.706 -> 125 ± 63.5
+    assert "| my_variant | 2/2 | 125.0 ± 7.1 [61.5, 188.5] |" in re.sub(r" +", " ", md)
+    table = _csv(tmp_path / "out" / "mine.csv")
+    assert table.loc["my_variant", "fid_ci_low"] == pytest.approx(125 - 12.7062 * 5, abs=1e-3)
     readme = (tmp_path / "out" / "README.md").read_text()
     assert "claims table" not in readme and "the intervals and marks say which" in readme
     # a reference without the paper's ceiling row: the evaluator row's note names no paper column

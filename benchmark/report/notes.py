@@ -93,7 +93,10 @@ def table_notes(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mapping[
                      f"{table.dataset}, not {direction_label(spec.direction)}.")
     if paper_metrics:
         table = reference.table(spec.paper_table)
-        notes.append(f"paper = {table.title.split(':')[0]} of {reference.cite}.")
+        notes.append(f"paper = {table.title} of {reference.cite}.")  # its protocol is in the title
+        if "fid" in paper_metrics:
+            notes.append("The paper's FID comes from its own tool, resolution, test set size and "
+                         "training length: context for ours, not a target.")
         if set(paper_metrics).isdisjoint(METRICS):
             notes.append(f"The paper's {', '.join(PAPER_LABELS.get(m, m) for m in paper_metrics)}"
                          " is a human perceptual study (Amazon Mechanical Turk) that software "

@@ -27,6 +27,7 @@ from benchmark.report.runs import (
     direction_label,
 )
 from benchmark.report.statistics import ALPHA, comparison_note, interval_note, statistics_frames
+from evaluation.recipe_statistics import recipe_interval
 
 #: The marks of a cell whose recipe scores higher / lower than CycleGAN's, significant after
 #: Holm's correction over the table's family; LaTeX gets the same arrows without a package.
@@ -93,6 +94,22 @@ class TableStats:
         for variant, note in missing.groupby("variant", sort=False)["note"].first().items():
             notes.append(f"No interval for {variant}: {note}.")
         return notes
+
+
+#: What a FID/KID cell's interval is: these are statistics of the whole generated set, so the
+#: image bootstrap behind the accuracy intervals has nothing per image to resample.
+SEED_INTERVAL_NOTE = ("FID/KID [low, high]: 95% t interval for the recipe's mean over its seeds "
+                      "alone (n − 1 degrees of freedom; FID and KID are statistics of the whole "
+                      "generated set, so no per-image part enters), FID cut at 0; no mark: the "
+                      "marked family is the segmentation scores.")
+
+
+def seed_interval(values: Sequence[float], metric: str) -> CellInterval | None:
+    """A FID/KID cell's interval from its seeds alone; none from one seed."""
+    if len(values) < 2:
+        return None
+    found = recipe_interval(values, bounds=(0.0, math.inf) if metric == "fid" else None)
+    return CellInterval(found.mean, found.low, found.high)
 
 
 def table_stats(spec: TableSpec, runs: Sequence[LoadedRun]) -> TableStats | None:

@@ -50,7 +50,7 @@ from benchmark.report.runs import (
     scores_frame,
     variant_order,
 )
-from benchmark.report.significance import TableStats
+from benchmark.report.significance import SEED_INTERVAL_NOTE, TableStats, seed_interval
 from benchmark.report.writers import latex_escape
 
 __all__ = ["METRICS", "PENDING", "NOT_AVAILABLE", "FAILED", "UNAVAILABLE", "REAL_PHOTOS",
@@ -178,6 +178,7 @@ class _Columns:
     #: handing the input back, and its cell says so
     identity: dict[str, float] = field(default_factory=dict)
     unavailable: dict[str, set[str]] = field(default_factory=dict)
+    seed_only: set[str] = field(default_factory=set)  # FID/KID columns given seed-only intervals
     mismatched: set[str] = field(default_factory=set)  # rows whose per-image files disagree
 
 
@@ -214,6 +215,9 @@ def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
         cols.mismatched.add(cols.reference.display_name(variant))
         interval = comparison = None
     significant = bool(comparison is not None and comparison.significant)
+    if metric in GENERATION_METRICS and interval is None and status == "done":
+        interval = seed_interval(values, metric)
+        cols.seed_only.update([label] if interval is not None else [])
     if status in ("pending", FAILED, UNAVAILABLE):
         display[label] = latex[label] = PENDING if status == "pending" else status
     elif not values:
@@ -228,6 +232,8 @@ def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
         latex[label] = _cell(values, decimals, interval, comparison.mark(latex=True) if comparison else "",
                              latex=True)
     numeric[f"{metric}_mean"], numeric[f"{metric}_std"] = mean, std
+    if interval is not None and metric in GENERATION_METRICS:
+        numeric[f"{metric}_ci_low"], numeric[f"{metric}_ci_high"] = interval.ci_low, interval.ci_high
     if stats is not None and metric in ACCURACY_METRICS:
         numeric[f"{metric}_ci_low"] = interval.ci_low if interval else math.nan
         numeric[f"{metric}_ci_high"] = interval.ci_high if interval else math.nan
@@ -347,6 +353,8 @@ def build_table(spec: Mapping[str, Any] | TableSpec, runs: Sequence[LoadedRun],
                         not_provided, cols.show_fid_anchor, kid_note, sanity_labels, stats,
                         claims)
     notes += row_notes
+    if cols.seed_only:
+        notes.append(SEED_INTERVAL_NOTE)
     if cols.mismatched:
         notes.append(f"No interval or mark for {', '.join(sorted(cols.mismatched))}: the per-image "
                      "scores do not sum to metrics.json (scored by another version?); re-score the runs "
