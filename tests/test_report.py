@@ -504,6 +504,24 @@ def test_fid_kid_with_subset_spread_and_honest_heading(tmp_path):
     assert "reproduced (mean $\\pm$ sd)" in (tmp_path / "paper" / "table4.tex").read_text()
 
 
+def test_a_score_at_the_majority_class_floor_is_marked_and_explained(runs, tmp_path):
+    """A reviewer must not miss a recipe that segments no better than painting every pixel as
+    the commonest class (GAN alone's per-pixel 0.43 against a floor of 0.45 here)."""
+    rows = {**REAL, "majority_class": {"labels2photo": {
+        "per_pixel_acc": 0.45, "per_class_acc": 0.05, "class_iou": 0.02}}}
+    build_tables(SPECS[:1], runs, tmp_path / "out", PROVENANCE, rows)
+    md = (tmp_path / "out" / "table4.md").read_text()
+    cells = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ")}
+    assert "0.430 ± 0.042" in cells["GAN alone"] and "(≤ majority class)" in cells["GAN alone"]
+    assert "(≤ majority class)" not in cells["CycleGAN"]  # 0.52 is above the floor
+    assert cells["GAN alone"].count("(≤ majority class)") == 1  # per-class 0.11 > 0.05 and IoU
+    assert "* (≤ majority class) = the recipe's mean segmentation score is at or below" in md
+    tex = (tmp_path / "out" / "table4.tex").read_text()
+    assert r"($\leq$ majority class)" in tex
+    build_tables(SPECS[:1], runs, tmp_path / "clean", PROVENANCE, REAL)  # no majority row: no mark
+    assert "majority class)" not in (tmp_path / "clean" / "table4.md").read_text()
+
+
 def test_a_suite_without_paper_claims_points_to_no_claims_table(tmp_path):
     """A user's suite (the CUT example's, say) has rows no paper claim speaks of: no claims.md
     is written, so neither the heading, the notes nor the README lead may send the reader there."""

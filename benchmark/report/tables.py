@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.report import per_class, significance, writers
+from benchmark.report.cells import MARK_NOTES, cell, mean_std
 from benchmark.report.notes import PAPER_LABELS, reduced_profile, table_notes
 from benchmark.report.reference import PaperReference, load_reference
 from benchmark.report.runs import (
@@ -62,21 +63,6 @@ __all__ = ["METRICS", "PENDING", "NOT_AVAILABLE", "FAILED", "UNAVAILABLE", "REAL
 #: decimals the paper reports with, per metric.
 PAPER_DECIMALS = {"per_pixel_acc": 2, "per_class_acc": 2, "class_iou": 2, "fid": 1,
                   "kid": 4, "amt_fooled_pct": 1}
-
-
-def _mean_std(values: Sequence[float]) -> tuple[float, float]:
-    series = pd.Series(values, dtype=float)
-    return float(series.mean()), float(series.std(ddof=1)) if len(series) > 1 else math.nan
-
-
-def format_mean_std(values: Sequence[float], decimals: int, pm: str = " ± ") -> str:
-    """'0.523 ± 0.012' over seeds (sample std); one seed prints its value alone."""
-    if not values:
-        return NOT_AVAILABLE
-    mean, std = _mean_std(values)
-    if len(values) == 1:
-        return f"{mean:.{decimals}f}"
-    return f"{mean:.{decimals}f}{pm}{std:.{decimals}f}"
 
 
 @dataclass
@@ -144,14 +130,6 @@ def _row_status(variant_runs: Sequence[LoadedRun], direction: str,
     return status, scored
 
 
-def _cell(values: Sequence[float], decimals: int, interval, mark: str, latex: bool = False) -> str:
-    """mean ± seed sd, then the recipe interval [lo, hi], then the mark (▲/▼, or ≥ identity)."""
-    text = format_mean_std(values, decimals, r" $\pm$ " if latex else " ± ")
-    if interval is not None and math.isfinite(interval.ci_low):
-        text += f" [{interval.ci_low:.{decimals}f}, {interval.ci_high:.{decimals}f}]"
-    return text + mark
-
-
 def _paper_label(metric: str) -> str:
     return f"paper {PAPER_LABELS.get(metric, METRICS.get(metric, (metric,))[0])}"
 
@@ -177,8 +155,12 @@ class _Columns:
     #: the identity row's FID/KID in this direction: a run at or above it did no better than
     #: handing the input back, and its cell says so
     identity: dict[str, float] = field(default_factory=dict)
+    #: the majority-class row's segmentation scores: a run at or below it shows no more of the
+    #: layout than painting every pixel as the commonest class, and its cell says so
+    floor: dict[str, float] = field(default_factory=dict)
     unavailable: dict[str, set[str]] = field(default_factory=dict)
     seed_only: set[str] = field(default_factory=set)  # FID/KID columns given seed-only intervals
+    marked: set[str] = field(default_factory=set)  # the row marks used (MARK_NOTES keys)
     mismatched: set[str] = field(default_factory=set)  # rows whose per-image files disagree
 
 
@@ -195,8 +177,11 @@ def _table_columns(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mappi
                           for d in kid_runs if "kid_subsets" in d and "kid_subset_size" in d})
     identity = (sanity_rows(reference_rows).get("identity") or {}).get(spec.direction) or {}
     identity_scores = {m: v for m in GENERATION_METRICS if (v := finite(identity.get(m))) is not None}
+    majority = (sanity_rows(reference_rows).get("majority_class") or {}).get(spec.direction) or {}
+    floor = {m: v for m in ACCURACY_METRICS if (v := finite(majority.get(m))) is not None}
     return _Columns(spec, reference, measured, paper_metrics, expected_seeds(provenance), stats,
-                    show_fid_anchor, "kid" in measured and bool(kid_runs), kid_subsets, identity_scores)
+                    show_fid_anchor, "kid" in measured and bool(kid_runs), kid_subsets, identity_scores,
+                    floor)
 
 
 def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
@@ -208,7 +193,7 @@ def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
     values = [v for r in scored if (v := finite(r.direction(direction).get(metric))) is not None]
     interval = stats.interval(variant, metric) if stats else None
     comparison = stats.comparison(variant, metric) if stats else None
-    mean, std = _mean_std(values) if values else (math.nan, math.nan)
+    mean, std = mean_std(values) if values else (math.nan, math.nan)
     if interval is not None and values and not math.isclose(interval.value, mean, abs_tol=5e-4):
         # per-image files that do not sum to metrics.json would put an interval around another
         # number than the cell's: show neither interval nor mark, and say why
@@ -225,12 +210,15 @@ def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
         display[label] = latex[label] = UNAVAILABLE if any(reasons) else NOT_AVAILABLE
     elif metric in cols.identity and mean >= cols.identity[metric]:
         # worse than handing the input back untouched: a reader must not miss it
-        display[label] = _cell(values, decimals, interval, " (≥ identity)")
-        latex[label] = _cell(values, decimals, interval, r" ($\geq$ identity)", latex=True)
+        cols.marked.add("identity")
+        display[label] = cell(values, decimals, interval, " (≥ identity)")
+        latex[label] = cell(values, decimals, interval, r" ($\geq$ identity)", latex=True)
     else:
-        display[label] = _cell(values, decimals, interval, comparison.mark() if comparison else "")
-        latex[label] = _cell(values, decimals, interval, comparison.mark(latex=True) if comparison else "",
-                             latex=True)
+        low = " (≤ majority class)" if metric in cols.floor and mean <= cols.floor[metric] else ""
+        cols.marked.update(["floor"] if low else [])
+        display[label] = cell(values, decimals, interval, (comparison.mark() if comparison else "") + low)
+        latex[label] = cell(values, decimals, interval, (comparison.mark(latex=True) if comparison else "") +
+                             low.replace("≤", r"$\leq$"), latex=True)
     numeric[f"{metric}_mean"], numeric[f"{metric}_std"] = mean, std
     if interval is not None and metric in GENERATION_METRICS:
         numeric[f"{metric}_ci_low"], numeric[f"{metric}_ci_high"] = interval.ci_low, interval.ci_high
@@ -355,6 +343,7 @@ def build_table(spec: Mapping[str, Any] | TableSpec, runs: Sequence[LoadedRun],
     notes += row_notes
     if cols.seed_only:
         notes.append(SEED_INTERVAL_NOTE)
+    notes += [MARK_NOTES[m] for m in sorted(cols.marked)]
     if cols.mismatched:
         notes.append(f"No interval or mark for {', '.join(sorted(cols.mismatched))}: the per-image "
                      "scores do not sum to metrics.json (scored by another version?); re-score the runs "
