@@ -381,23 +381,24 @@ def test_figures_skip_runs_missing_their_files(tmp_path, low_dpi):
 def test_failed_and_unavailable_runs_are_not_pending(runs, tmp_path):
     store = tmp_path / "store"
     crashed = store / "gan_forward" / "seed0"
-    no_weights = store / "gan_backward" / "seed0"
-    for folder in (crashed, no_weights):
+    no_weights = [store / "gan_backward" / f"seed{s}" for s in (0, 1)]
+    for folder in (crashed, *no_weights):
         folder.mkdir(parents=True)
     records = runs + [
         {"variant": "gan_forward", "seed": 0, "run_dir": crashed, "state": "failed",
-         "error": "NonFiniteLossError: loss_G is nan at iteration 40"},
-        {"variant": "gan_backward", "seed": 0, "run_dir": no_weights, "state": "failed",
+         "error": "NonFiniteLossError: loss_G is nan at iteration 40"}] + [
+        {"variant": "gan_backward", "seed": s, "run_dir": no_weights[s], "state": "failed",
          "error": "FeatureWeightsUnavailable: no VGG-16 weights: set "
-                  "model.feature_net.weights_path"}]
+                  "model.feature_net.weights_path"} for s in (0, 1)]
     build_tables(SPECS, records, tmp_path / "out", PROVENANCE, REAL)
     md = (tmp_path / "out" / "table4.md").read_text()
     assert re.search(r"\| GAN \+ forward cycle +\| +0/2 \| +failed \|", md)
     assert re.search(r"\| GAN \+ backward cycle +\| +0/2 \| +unavailable \|", md)
     assert re.search(r"\| Cycle alone +\| +0/2 \| +— \|", md)  # still pending
     assert "GAN + forward cycle seed 0 failed: NonFiniteLossError: loss_G is nan" in md
-    assert "GAN + backward cycle seed 0 unavailable: no VGG-16 weights: set " \
-           "model.feature_net.weights_path" in md
+    # one note per reason, naming the seeds it stopped, not one line per seed
+    assert "GAN + backward cycle seeds 0, 1 unavailable: no VGG-16 weights: set " \
+           "model.feature_net.weights_path" in md and md.count("no VGG-16 weights") == 2  # md + notes comment
     table = _csv(tmp_path / "out" / "table4.csv")
     assert table.loc["gan_forward", "status"] == "failed"
     assert table.loc["gan_backward", "status"] == "unavailable"

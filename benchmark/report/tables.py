@@ -200,7 +200,7 @@ def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
         cols.mismatched.add(cols.reference.display_name(variant))
         interval = comparison = None
     significant = bool(comparison is not None and comparison.significant)
-    if metric in GENERATION_METRICS and interval is None and status == "done":
+    if metric in GENERATION_METRICS and interval is None and status in ("done", "partial"):
         interval = seed_interval(values, metric)
         cols.seed_only.update([label] if interval is not None else [])
     if status in ("pending", FAILED, UNAVAILABLE):
@@ -244,11 +244,15 @@ def _run_row(cols: _Columns, variant: str, runs: Sequence[LoadedRun], row_notes:
     name = reference.display_name(variant)
     if status == "not provided":
         not_provided.append(name)
+    why: dict[str, list[int]] = {}  # one note per reason, naming every seed it stopped
     for r in variant_runs:
         if r.failed:
             reason = r.unavailable_reason
-            row_notes.append(f"{name} seed {r.seed} {UNAVAILABLE}: {reason}" if reason else
-                             f"{name} seed {r.seed} {FAILED}: {r.error or 'no error recorded'}")
+            why.setdefault(f"{UNAVAILABLE}: {reason}" if reason else
+                           f"{FAILED}: {r.error or 'no error recorded'}", []).append(r.seed)
+    for reason, seeds in why.items():
+        row_notes.append(f"{name} seed{'s' if len(seeds) > 1 else ''} "
+                         f"{', '.join(map(str, sorted(seeds)))} {reason}")
     for r in scored:  # why a metric is missing, whether or not its column is shown
         scores = r.direction(spec.direction)
         for metric, reason in (scores.get("unavailable") or {}).items():
