@@ -746,6 +746,9 @@ def test_claims_table_gives_each_paper_claim_a_verdict(scored_runs, tmp_path, lo
     # the ablation claims of the table's rows; those without runs make no statement yet
     assert set(claims.claim) == {"no_gan_hurts", "no_cycle_hurts", "forward_only_worse", "backward_only_worse"}
     assert (claims[claims.claim != "no_cycle_hurts"].verdict == "no statement").all()
+    # a variant with no run yet (cycle_only) is "0 vs 2": CycleGAN's seeds still count
+    no_run = claims[(claims.claim == "no_gan_hurts") & (claims.table == "table4")]
+    assert (no_run.n_seeds == 0).all() and (no_run.n_reference_seeds == 2).all()
     t4 = claims[(claims.claim == "no_cycle_hurts") & (claims.table == "table4")
                 & (claims.metric == "per_pixel_acc")].iloc[0]
     assert t4.verdict == "holds" and t4.ci_high < 0 and t4.p_improvement == 0

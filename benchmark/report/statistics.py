@@ -256,8 +256,9 @@ def comparison_frame(runs: Iterable[Any], direction: str, *, reference: str = RE
         reason = scores if isinstance(scores, str) else \
             (f"reference {reference}: {ref}" if isinstance(ref, str) else "")
         if reason:
-            rows += [{**base, "metric": m, "n_images": 0, "n_seeds": 0, "seeds": "", "note": reason}
-                     for m in SCORE_NAMES]
+            n_ref = 0 if isinstance(ref, str) else len(ref.seeds)  # the reference's seeds still count
+            rows += [{**base, "metric": m, "n_images": 0, "n_seeds": 0, "seeds": "",
+                      "n_reference_seeds": n_ref, "note": reason} for m in SCORE_NAMES]
             continue
         images = _checkpoint_tests(scores, ref, reference, n_resamples, n_permutations, seed, confidence)
         rows += [{**row, **images.get(row["metric"], {})}
