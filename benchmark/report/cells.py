@@ -30,6 +30,11 @@ def format_mean_std(values: Sequence[float], decimals: int, pm: str = " ± ") ->
     return f"{mean:.{decimals}f}{pm}{std:.{decimals}f}"
 
 
+#: A cell's floor/identity mark as (Markdown/HTML, LaTeX) text, appended after its interval.
+ROW_MARKS = {
+    "floor": (" (≤ majority class)", r" ($\leq$ majority class)"),
+    "identity": (" (≥ identity)", r" ($\geq$ identity)"),
+}
 #: What a cell's floor/identity mark says, noted under a table that uses it.
 MARK_NOTES = {
     "floor": "(≤ majority class) = the recipe's mean segmentation score is at or below the "

@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from benchmark.report import per_class, significance, writers
-from benchmark.report.cells import MARK_NOTES, cell, mean_std
+from benchmark.report.cells import MARK_NOTES, ROW_MARKS, cell, mean_std
 from benchmark.report.notes import PAPER_LABELS, reduced_profile, table_notes
 from benchmark.report.reference import PaperReference, load_reference
 from benchmark.report.runs import (
@@ -211,14 +211,14 @@ def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
     elif metric in cols.identity and mean >= cols.identity[metric]:
         # worse than handing the input back untouched: a reader must not miss it
         cols.marked.add("identity")
-        display[label] = cell(values, decimals, interval, " (≥ identity)")
-        latex[label] = cell(values, decimals, interval, r" ($\geq$ identity)", latex=True)
+        display[label] = cell(values, decimals, interval, ROW_MARKS["identity"][0])
+        latex[label] = cell(values, decimals, interval, ROW_MARKS["identity"][1], latex=True)
     else:
-        low = " (≤ majority class)" if metric in cols.floor and mean <= cols.floor[metric] else ""
-        cols.marked.update(["floor"] if low else [])
-        display[label] = cell(values, decimals, interval, (comparison.mark() if comparison else "") + low)
+        low = ROW_MARKS["floor"] if metric in cols.floor and mean <= cols.floor[metric] else ("", "")
+        cols.marked.update(["floor"] if low[0] else [])
+        display[label] = cell(values, decimals, interval, (comparison.mark() if comparison else "") + low[0])
         latex[label] = cell(values, decimals, interval, (comparison.mark(latex=True) if comparison else "") +
-                             low.replace("≤", r"$\leq$"), latex=True)
+                             low[1], latex=True)
     numeric[f"{metric}_mean"], numeric[f"{metric}_std"] = mean, std
     if interval is not None and metric in GENERATION_METRICS:
         numeric[f"{metric}_ci_low"], numeric[f"{metric}_ci_high"] = interval.ci_low, interval.ci_high
