@@ -198,11 +198,7 @@ def _start_reference(setup) -> subprocess.Popen:
 
     overrides = ["dataset=synthetic", *setup["identity"], "model=cyclegan",
                  f"run_dir={setup['root'] / 'reference'}"]
-    code = ("import json, sys, torch; torch.set_num_threads(1)\n"
-            "from benchmark.config import compose_config\n"
-            "from benchmark.run.train import train\n"
-            "train(compose_config(json.loads(sys.argv[1])))")
-    return subprocess.Popen([sys.executable, "-c", code, json.dumps(overrides)],
+    return subprocess.Popen([sys.executable, "-m", "benchmark", "train", *overrides],  # as a user would
                             env={**os.environ, "OMP_NUM_THREADS": "1"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
