@@ -235,7 +235,8 @@ def _slurm_active():
 
 def cmd_evaluate(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config, override_run_config
-    from benchmark.run.evaluate import evaluate_run, evaluation_hash, load_run_config, reference_rows
+    from benchmark.run.evaluate import evaluate_run, evaluation_hash, load_run_config
+    from benchmark.run.sanity import reference_rows
     from benchmark.run.store import is_locked, run_state
 
     if args.reference:
@@ -274,7 +275,8 @@ def cmd_evaluate(args, overrides: list[str]) -> int:
 
 def cmd_evaluator(args, overrides: list[str]) -> int:
     from benchmark.config import compose_config
-    from benchmark.run.evaluate import ensure_segmenter, reference_rows
+    from benchmark.run.evaluate import ensure_segmenter
+    from benchmark.run.sanity import reference_rows
 
     if args.action != "train":
         raise UserError("usage: benchmark evaluator train DATASET [overrides]")

@@ -41,7 +41,7 @@ PROVENANCE = {"command": "benchmark report ablations cityscapes", "commit": "012
               "evaluator_hash": "ev42", "seeds": [0, 1], "profile": "smoke",
               "suite": "ablations", "x_domain": "photo", "y_domain": "labels",
               "generated_at": "2025-01-01T00:00:00+00:00"}
-# benchmark.run.evaluate.reference_rows' shape: row key -> direction -> scores
+# benchmark.run.sanity.reference_rows' shape: row key -> direction -> scores
 REAL = {"real_photos": {"labels2photo": {
             "per_pixel_acc": 0.81, "per_class_acc": 0.30, "class_iou": 0.25,
             "per_class": {c: {"acc": 0.9, "iou": 0.5} for c in CLASSES}}},
@@ -523,6 +523,30 @@ def test_a_score_at_the_majority_class_floor_is_marked_and_explained(runs, tmp_p
     assert "majority class)" not in (tmp_path / "clean" / "table4.md").read_text()
 
 
+def test_a_score_at_the_layout_blind_row_is_marked_and_explained(runs, tmp_path):
+    """The evaluator knows where streets put road and sky, so a score well above the majority
+    class can still show nothing of the input's own layout: at or below another scene's real
+    image, the cell says so (and the lower, majority-class mark wins where both hold)."""
+    rows = {**REAL,
+            "majority_class": {"labels2photo": {"per_pixel_acc": 0.45, "per_class_acc": 0.05,
+                                               "class_iou": 0.02}},
+            "other_scene": {"labels2photo": {"per_pixel_acc": 0.50, "per_class_acc": 0.12,
+                                             "class_iou": 0.09}}}
+    build_tables(SPECS[:1], runs, tmp_path / "out", PROVENANCE, rows)
+    md = (tmp_path / "out" / "table4.md").read_text()
+    cells = {line.split("|")[1].strip(): line.split("|") for line in md.splitlines()
+             if line.startswith("| ")}
+    gan_pp, gan_pc = cells["GAN alone"][3], cells["GAN alone"][4]
+    assert "(≤ majority class)" in gan_pp and "layout-blind" not in gan_pp  # 0.43 <= 0.45
+    assert "(≤ layout-blind)" in gan_pc  # 0.11 is above the majority row's 0.05, under 0.12
+    assert "layout-blind)" not in "|".join(cells["CycleGAN"])  # 0.52 / 0.17 / 0.11 clear it
+    blind = cells["Real image of another scene (layout-blind)"]
+    assert [c.strip() for c in blind[3:6]] == ["0.500", "0.120", "0.090"]
+    assert "* (≤ layout-blind) = the recipe's mean segmentation score is at or below" in md
+    assert "* Real image of another scene (layout-blind): each test scene scored against" in md
+    assert r"($\leq$ layout-blind)" in (tmp_path / "out" / "table4.tex").read_text()
+
+
 def test_a_suite_without_paper_claims_points_to_no_claims_table(tmp_path):
     """A user's suite (the CUT example's, say) has rows no paper claim speaks of: no claims.md
     is written, so neither the heading, the notes nor the README lead may send the reader there."""
@@ -799,9 +823,10 @@ def test_bars_draw_the_floor_identity_and_majority_rows_as_reference_lines(tmp_p
                                      "photo2labels": {"unavailable": {"fid": "labels"}}},
                         "majority_class": {"labels2photo": {"per_pixel_acc": 0.26},
                                            "photo2labels": {"per_pixel_acc": 0.26}},
+                        "other_scene": {"photo2labels": {"per_pixel_acc": 0.47}},
                         "evaluation": {"evaluation_hash": "x"}})
     assert [(k, v) for k, v, *_ in reference_lines(rows, "labels2photo", "fid")] == [
         ("fid_floor", 140.0), ("identity", 296.0)]
     assert [k for k, *_ in reference_lines(rows, "photo2labels", "fid")] == []
     assert [(k, v) for k, v, *_ in reference_lines(rows, "photo2labels", "per_pixel_acc")] == [
-        ("majority_class", 0.26)]
+        ("majority_class", 0.26), ("other_scene", 0.47)]

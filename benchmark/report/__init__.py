@@ -75,7 +75,7 @@ def write_report(specs: Sequence[Mapping[str, Any] | TableSpec],
     plots=False), provenance.json and README.md as one set that replaces `out_dir` (see
     benchmark.atomic.replace_folder).
 
-    `reference_rows`: benchmark.run.evaluate.reference_rows' JSON (sanity rows); `sample_sources`:
+    `reference_rows`: benchmark.run.sanity.reference_rows' JSON (sanity rows); `sample_sources`:
     (direction, stems) -> {"input": {stem: image}, "ground truth": {...}} for the sample grids;
     `reference`: the published numbers printed beside ours (default: the packaged CycleGAN
     paper's, benchmark/reference/cyclegan_2017.yaml; a suite may name its own).

@@ -34,12 +34,16 @@ def format_mean_std(values: Sequence[float], decimals: int, pm: str = " ± ") ->
 ROW_MARKS = {
     "floor": (" (≤ majority class)", r" ($\leq$ majority class)"),
     "identity": (" (≥ identity)", r" ($\geq$ identity)"),
+    "layout_blind": (" (≤ layout-blind)", r" ($\leq$ layout-blind)"),
 }
 #: What a cell's floor/identity mark says, noted under a table that uses it.
 MARK_NOTES = {
     "floor": "(≤ majority class) = the recipe's mean segmentation score is at or below the "
              "majority-class row's: no more of the layout than painting every pixel as the "
              "commonest class.",
+    "layout_blind": "(≤ layout-blind) = the recipe's mean segmentation score is at or below the "
+                    "layout-blind row's (another scene's real image): no more agreement with "
+                    "each input's own layout than an output that ignores the input.",
     "identity": "(≥ identity) = the recipe's mean FID/KID is at or above the identity row's: no "
                 "closer to the real images than the untranslated input.",
 }

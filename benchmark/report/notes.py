@@ -45,6 +45,11 @@ SANITY_NOTES = {
                            "scores_long.csv) that the ground truth does not.",
     "majority_class": "every pixel predicted as the test labels' most frequent class: the floor of "
                       "a segmentation score, what a model that learned nothing of the layout gets.",
+    "other_scene": "each test scene scored against the real image of another test scene (the one "
+                   "half the test set away): a perfect image of the target domain that ignores "
+                   "its input. The evaluator knows where streets usually have road, sky and "
+                   "buildings, so any street-like output scores well above the majority class; "
+                   "only a score above this row shows something of each input's own layout.",
     "fid_floor": "the real test images against real training images, same FID/KID "
                  "pipeline: the floor a model can reach.",
     "identity": "the input images themselves, unchanged, scored as outputs: what doing "

@@ -87,11 +87,11 @@ def _paper_value(reference: PaperReference, direction: str, variant: str,
 
 #: The sanity rows drawn as reference lines on the score bars, with their line style: the FID/KID
 #: floor (real test vs real train) and what doing nothing scores (identity), and the
-#: segmentation floor (the majority class everywhere), in black so that no line takes a
-#: variant's colour. A reader sees at once whether a variant
-#: sits next to "doing nothing".
+#: segmentation floors (the majority class everywhere; another scene's real image, which ignores
+#: the input), in black so that no line takes a variant's colour. A reader sees at once whether
+#: a variant sits next to "doing nothing".
 REFERENCE_LINES = (("fid_floor", ":", "black"), ("identity", "-.", "black"),
-                   ("majority_class", ":", "black"))
+                   ("majority_class", ":", "black"), ("other_scene", "--", "black"))
 
 
 def reference_lines(rows: dict, direction: str, metric: str) -> list[tuple[str, float, str, str]]:

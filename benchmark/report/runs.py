@@ -43,12 +43,13 @@ KID_SPREAD = "KID sd (subsets)"
 PROVENANCE_KEYS = ("command", "commit", "dirty", "dataset", "resolution", "train_resolution",
                    "iterations", "profile", "precision", "snap_rule", "evaluator_hash", "seeds",
                    "suite", "x_domain", "y_domain", "generated_at")
-#: Sanity rows (benchmark.run.evaluate.reference_rows), in table order, with their names:
+#: Sanity rows (benchmark.run.sanity.reference_rows), in table order, with their names:
 #: what "perfect" and what "doing nothing" score with the same pipeline as the models.
 SANITY_ROWS: dict[str, str] = {
     "real_photos": REAL_PHOTOS,
     "ground_truth_labels": "Ground-truth labels, snapped (pipeline check)",
     "majority_class": "Majority class everywhere (floor)",
+    "other_scene": "Real image of another scene (layout-blind)",
     "fid_floor": "Real test vs real train (floor)",
     "identity": "Identity (input as output)",
 }
@@ -257,7 +258,7 @@ def load_runs(runs: Iterable[Mapping[str, Any] | LoadedRun]) -> list[LoadedRun]:
 # --------------------------------------------------------------------------- sanity rows
 
 def sanity_rows(reference_rows: Mapping[str, Any] | None) -> dict[str, dict[str, Mapping]]:
-    """row key -> direction -> scores, from benchmark.run.evaluate.reference_rows' JSON.
+    """row key -> direction -> scores, from benchmark.run.sanity.reference_rows' JSON.
 
     Also accepts the older bare shape {direction: scores} (the real-photos row alone).
     Non-row entries of the JSON (its 'evaluation' block) are left out.

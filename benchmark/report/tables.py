@@ -158,6 +158,9 @@ class _Columns:
     #: the majority-class row's segmentation scores: a run at or below it shows no more of the
     #: layout than painting every pixel as the commonest class, and its cell says so
     floor: dict[str, float] = field(default_factory=dict)
+    #: the layout-blind row's (another scene's real image): at or below it, nothing of each
+    #: input's own layout shows in the score
+    layout_blind: dict[str, float] = field(default_factory=dict)
     unavailable: dict[str, set[str]] = field(default_factory=dict)
     seed_only: set[str] = field(default_factory=set)  # FID/KID columns given seed-only intervals
     marked: set[str] = field(default_factory=set)  # the row marks used (MARK_NOTES keys)
@@ -177,11 +180,12 @@ def _table_columns(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mappi
                           for d in kid_runs if "kid_subsets" in d and "kid_subset_size" in d})
     identity = (sanity_rows(reference_rows).get("identity") or {}).get(spec.direction) or {}
     identity_scores = {m: v for m in GENERATION_METRICS if (v := finite(identity.get(m))) is not None}
-    majority = (sanity_rows(reference_rows).get("majority_class") or {}).get(spec.direction) or {}
-    floor = {m: v for m in ACCURACY_METRICS if (v := finite(majority.get(m))) is not None}
+    floor, layout_blind = ({m: v for m in ACCURACY_METRICS if (v := finite(row.get(m))) is not None}
+                           for row in ((sanity_rows(reference_rows).get(key) or {}).get(spec.direction) or {}
+                                       for key in ("majority_class", "other_scene")))
     return _Columns(spec, reference, measured, paper_metrics, expected_seeds(provenance), stats,
                     show_fid_anchor, "kid" in measured and bool(kid_runs), kid_subsets, identity_scores,
-                    floor)
+                    floor, layout_blind)
 
 
 def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
@@ -214,8 +218,11 @@ def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,
         display[label] = cell(values, decimals, interval, ROW_MARKS["identity"][0])
         latex[label] = cell(values, decimals, interval, ROW_MARKS["identity"][1], latex=True)
     else:
-        low = ROW_MARKS["floor"] if metric in cols.floor and mean <= cols.floor[metric] else ("", "")
-        cols.marked.update(["floor"] if low[0] else [])
+        # the lower floor first: a score under the majority class is under the layout-blind row too
+        low = next((key for key, bound in (("floor", cols.floor), ("layout_blind", cols.layout_blind))
+                    if metric in bound and mean <= bound[metric]), None)
+        cols.marked.update([low] if low else [])
+        low = ROW_MARKS[low] if low else ("", "")
         display[label] = cell(values, decimals, interval, (comparison.mark() if comparison else "") + low[0])
         latex[label] = cell(values, decimals, interval, (comparison.mark(latex=True) if comparison else "") +
                              low[1], latex=True)

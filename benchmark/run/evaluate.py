@@ -5,7 +5,8 @@
 * A direction whose *source* is the label domain (labels->photo): the suite's segmentation
   evaluator labels the generated photo and is compared with the input labels ("FCN score").
 * FID/KID (torch-fidelity) for every generated photo domain against the real test images
-  (benchmark/run/fid_scoring.py: the weights, sanity rows; real_images.py: the real folders).
+  (benchmark/run/fid_scoring.py: the weights; real_images.py: the real folders). The sanity rows
+  every table prints beside the models (ceiling, floors, identity) are benchmark/run/sanity.py.
 One confusion matrix per direction over the whole test set. Generated images are written as
 PNG, one per test input, under RUN_DIR/test/<direction>/, and are what gets scored: each
 evaluation writes them into a new folder that replaces test/ whole once every direction is
@@ -43,8 +44,8 @@ from benchmark.run.evaluation_settings import EvaluationSettings, evaluation_set
 from benchmark.run.evaluation_settings import evaluation_hash as evaluation_hash  # callers name it from here
 from benchmark.run.per_image import METRICS_KEY as PER_IMAGE_KEY
 from benchmark.run.per_image import write_per_image
-from benchmark.run.real_images import read_rgb_resized, real_image_folder
-from benchmark.run.store import exclusive, read_json, read_run_config
+from benchmark.run.real_images import real_image_folder
+from benchmark.run.store import exclusive, read_run_config
 from evaluation.labels import CLASS_NAMES, snap_to_palette
 from evaluation.metrics import ConfusionMatrix
 from evaluation.segmenter import FINAL_NAME, load_segmenter, usable_segmenter_file
@@ -330,70 +331,3 @@ def check_scorable(cfg: DictConfig) -> None:
         problems = list(dict.fromkeys(problems))
         raise ScoringSizeError(f"dataset {cfg.dataset.name}: {'; '.join(problems)}, and FID/KID need at least 2: "
                                "add images, raise evaluation.max_images, or set evaluation.fid.enabled=false")
-
-
-# -- sanity rows -----------------------------------------------------------------------------------
-#: The rows a reference file holds; a new row bumps it, so an older cached file is recomputed, not
-#: read without the row (2: the majority-class floor).
-REFERENCE_ROWS_FORMAT = 2
-
-
-def majority_class_scores(truths: list[np.ndarray]) -> dict:
-    """The segmentation scores of predicting the test labels' most frequent class at every pixel:
-    the floor of both directions' FCN scores (a model that learned nothing about the layout but
-    the commonest class gets this much per-pixel accuracy for free). The class is taken from the
-    test labels themselves, so the floor is, if anything, generous."""
-    counts = np.zeros(len(CLASS_NAMES), dtype=np.int64)
-    for truth in truths:
-        valid = truth[truth < len(CLASS_NAMES)]
-        counts += np.bincount(valid.ravel(), minlength=len(CLASS_NAMES))[:len(CLASS_NAMES)]
-    cm = ConfusionMatrix()
-    for truth in truths:
-        cm.update(truth, np.full_like(truth, int(counts.argmax())))
-    return cm.scores()
-
-
-def reference_rows(cfg: DictConfig, *, device: torch.device | None = None, progress: bool = True) -> dict:
-    """The sanity rows of a dataset, cached per evaluation hash. JSON shape:
-
-    {"real_photos": {to_photo: scores},          # real val photos through the evaluator (ceiling)
-     "ground_truth_labels": {to_labels: scores},  # ground-truth colour maps snapped (evaluation.snap_rule)
-     "fid_floor": {direction: ROW}, "identity": {direction: ROW},  # FID/KID: benchmark/run/fid_scoring.py
-     "evaluation": evaluation block}
-    The first two exist only for datasets with a segmentation side; the FID rows for every
-    direction whose target is a photo domain, on every dataset.
-    """
-    device = device or resolve_device(cfg.device)
-    settings = evaluation_settings(cfg)
-    resolution = settings.resolution
-    fid_scoring.prepare(settings.fid)  # weights first: the cache name below carries their identity
-    out = settings.evaluator_dir / f"reference-{settings.hash()}-r{REFERENCE_ROWS_FORMAT}.json"
-    if settings.segmenter_checkpoint is None and (cached := read_json(out)):
-        return cached
-    pair = open_domains(cfg.dataset, settings.test_split)
-    fid_rows = fid_scoring.sanity_rows(settings, pair, open_domains(cfg.dataset, settings.train_split), device=device)
-    if not settings.has_segmentation:
-        rows = {**fid_rows, "evaluation": settings.block(None, len(pair.X))}
-        atomic.write_json(out, rows)
-        return rows
-    segmenter = open_segmenter(cfg, settings, device, progress)
-    labels, photos = label_and_photo(pair)
-    real = SegmentationPairs(pair, resolution, settings.max_images)
-    cm = ConfusionMatrix()
-    for images, targets in tqdm(DataLoader(real, batch_size=settings.batch_size),
-                                desc="real photos", disable=not progress, leave=False):
-        cm.update(targets.numpy(), segmenter.predict(images.to(device)).cpu().numpy())
-    gt = ConfusionMatrix()
-    truths = [labels.train_ids(i, size=resolution) for i in range(len(real))]
-    for i, truth in enumerate(truths):
-        colour = np.asarray(read_rgb_resized(labels, i, resolution))
-        gt.update(truth, snap_to_palette(colour, rule=settings.snap_rule)[0])
-    names = settings.directions
-    to_photo = names["Y2X"] if pair.Y.is_label_map else names["X2Y"]
-    to_labels = names["X2Y"] if pair.Y.is_label_map else names["Y2X"]
-    majority = majority_class_scores(truths)
-    rows = {"real_photos": {to_photo: cm.scores()}, "ground_truth_labels": {to_labels: gt.scores()},
-            "majority_class": {to_photo: majority, to_labels: majority},
-            **fid_rows, "evaluation": settings.block(segmenter, len(real))}
-    atomic.write_json(out, rows)
-    return rows

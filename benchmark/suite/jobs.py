@@ -74,7 +74,7 @@ def run_local(base: DictConfig, runs: list[PlannedRun], *, progress: bool = True
     processes (benchmark/suite/workers.py); a failure is recorded and the rest go on."""
     workers = min(int(base.launcher.get("workers", 1)), len(runs))
     if workers > 1:
-        from benchmark.run.evaluate import reference_rows
+        from benchmark.run.sanity import reference_rows
         from benchmark.suite.workers import run_in_workers
 
         reference_rows(base, progress=progress)  # the real images' FID statistics, cached once here

@@ -19,9 +19,10 @@ from pathlib import Path
 from benchmark.config import directions_of
 from benchmark.provenance import git_state, machine_description
 from benchmark.report import load_reference, write_report
-from benchmark.run.evaluate import evaluator_ready, reference_rows
+from benchmark.run.evaluate import evaluator_ready
 from benchmark.run.evaluation_settings import evaluation_hash
 from benchmark.run.samples import report_sample_rows
+from benchmark.run.sanity import reference_rows
 from benchmark.run.store import read_json, run_state
 from benchmark.suite.plan import load_suite, plan, suite_reference, table_specs
 from benchmark.suite.requirements import recorded_unavailable
@@ -59,7 +60,7 @@ def _paper_protocol(base) -> str:
 
 
 def _sanity_rows(base, progress: bool) -> dict | None:
-    """The evaluation's reference rows (benchmark.run.evaluate.reference_rows) where they can be
+    """The evaluation's reference rows (benchmark.run.sanity.reference_rows) where they can be
     had without training an evaluator the suite has not trained yet."""
     if not evaluator_ready(base):
         return None
