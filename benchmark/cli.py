@@ -205,9 +205,9 @@ def cmd_run(args, overrides: list[str]) -> int:
         print_status(runs)
     else:
         with exclusive(suite_lock_path(base, args.suite, args.dataset), f"benchmark run {args.suite} {args.dataset}"):
-            if todo:
-                ensure_segmenter(base, progress=bool(base.progress))
             if base.launcher.mode == "submitit":
+                if todo:
+                    ensure_segmenter(base, progress=bool(base.progress))
                 jobs = submit_local(base, todo)
                 wait_for(jobs, poll_s=args.poll)
                 failures = [j.job_id for j in jobs if j.state != "FINISHED"]

@@ -125,8 +125,9 @@ def test_runs_are_done_seed_by_seed(tmp_path):
 
 
 def test_workers_train_the_runs_the_sequential_loop_trains(tmp_path, capsys):
-    """launcher.workers=2: the runs go to two worker processes, each run has its metrics, and a
-    run comes out as the in-process trainer makes it (the same weights)."""
+    """launcher.workers=2: the evaluator and the runs' training go to two worker processes, then
+    the scoring; each run has its metrics, and a run comes out as the in-process trainer makes
+    it (the same weights)."""
     import torch
 
     from benchmark.run.checkpoint import load_checkpoint
@@ -139,9 +140,10 @@ def test_workers_train_the_runs_the_sequential_loop_trains(tmp_path, capsys):
     assert main(["run", "ablations", "synthetic", *tiny, "launcher.workers=2",
                  f"results_dir={tmp_path / 'r'}"]) == 0
     out = capsys.readouterr().out
+    assert "✓ evaluator" in out  # trained by a worker beside the runs' training, not before it
     _, runs = plan("ablations", "synthetic", tiny)
     for run in runs:
-        assert f"✓ {run.variant} seed 0" in out  # reported by the parent as its worker finished
+        assert out.count(f"✓ {run.variant} seed 0") == 2  # trained, then scored (the parent says so)
         assert (run.run_dir / "metrics.json").is_file()
     cyclegan = next(r for r in runs if r.variant == "cyclegan")
     train(cyclegan.cfg, tmp_path / "in_process")

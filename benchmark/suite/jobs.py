@@ -36,6 +36,24 @@ def execute_run(cfg_dict: dict) -> dict:
             raise
 
 
+def train_run(cfg_dict: dict) -> None:
+    """Train one run and stop before scoring: the first half of `execute_run`, for the local
+    workers, which train the runs beside the evaluator and score them once it exists."""
+    from benchmark.run.evaluation_settings import evaluation_hash
+    from benchmark.run.train import train
+
+    cfg = OmegaConf.create(cfg_dict)
+    run_dir = run_dir_of(cfg)
+    with run_lock(run_dir):
+        if run_state(run_dir, evaluation_hash(cfg)).finished:
+            return
+        try:
+            train(cfg, run_dir)
+        except Exception as exc:
+            record_failure(run_dir, exc)
+            raise
+
+
 def ensure_evaluator_job(cfg_dict: dict) -> str | None:
     """Train (or find) the dataset's segmentation evaluator; shared by every run of a suite."""
     from benchmark.run.evaluate import ensure_segmenter
@@ -72,14 +90,14 @@ def runs_to_do(runs: list[PlannedRun], max_retries: int) -> tuple[list[PlannedRu
 def run_local(base: DictConfig, runs: list[PlannedRun], *, progress: bool = True) -> list[str]:
     """Run every planned run here, one after another, or `launcher.workers` at a time in worker
     processes (benchmark/suite/workers.py); a failure is recorded and the rest go on."""
+    from benchmark.run.evaluate import ensure_segmenter
+
+    if not runs:
+        return []
     workers = min(int(base.launcher.get("workers", 1)), len(runs))
     if workers > 1:
-        from benchmark.run.sanity import reference_rows
-        from benchmark.suite.workers import run_in_workers
-
-        reference_rows(base, progress=progress)  # the real images' FID statistics, cached once here
-        return run_in_workers(execute_run, [(f"{r.variant} seed {r.seed}", job_payload(r.cfg)) for r in runs],
-                              workers, progress=progress)
+        return run_in_workers_by_phase(base, runs, workers, progress=progress)
+    ensure_segmenter(base, progress=progress)
     failures = []
     for run in tqdm(runs, desc="runs", unit="run", disable=not progress or len(runs) < 2):
         tqdm.write(f"→ {run.variant} seed {run.seed}: {run.run_dir}")
@@ -93,6 +111,30 @@ def run_local(base: DictConfig, runs: list[PlannedRun], *, progress: bool = True
     return failures
 
 
+def run_in_workers_by_phase(base: DictConfig, runs: list[PlannedRun], workers: int, *,
+                            progress: bool = True) -> list[str]:
+    """`workers` processes, in two phases. Training: the evaluator (if not trained yet) and every
+    run's training, side by side, since the evaluator is needed only to score (with one long
+    evaluator first and the runs after it, no core waits while the other trains it). Scoring:
+    the reference rows here (the real images' FID statistics, cached once, so no two workers
+    write that cache), then every trained run in the workers. An evaluator that fails leaves the
+    runs trained and unscored: the next `benchmark run` scores them."""
+    from benchmark.run.evaluate import evaluator_ready
+    from benchmark.run.sanity import reference_rows
+    from benchmark.suite.workers import run_in_workers
+
+    labelled = [(f"{r.variant} seed {r.seed}", job_payload(r.cfg)) for r in runs]
+    evaluator = [] if evaluator_ready(base) else [("evaluator", ensure_evaluator_job, job_payload(base))]
+    failures = run_in_workers([*evaluator, *((label, train_run, p) for label, p in labelled)], workers,
+                              progress=progress, what="training")
+    failed = {line.split(" failed: ")[0] for line in failures}
+    if "evaluator" in failed:
+        return failures
+    reference_rows(base, progress=progress)
+    return failures + run_in_workers([(label, execute_run, p) for label, p in labelled if label not in failed],
+                                     workers, progress=progress, what="scoring")
+
+
 def suite_lock_path(base: DictConfig, suite: str, dataset: str) -> Path:
     return Path(base.store_dir) / "_suites" / f"{suite}-{dataset}.lock"
 
@@ -101,5 +143,5 @@ def prepare_store(base: DictConfig) -> None:
     check_store(Path(base.store_dir))
 
 
-__all__ = ["execute_run", "ensure_evaluator_job", "runs_to_do", "run_local", "suite_lock_path",
-           "prepare_store", "exclusive"]
+__all__ = ["execute_run", "train_run", "ensure_evaluator_job", "runs_to_do", "run_local",
+           "run_in_workers_by_phase", "suite_lock_path", "prepare_store", "exclusive"]

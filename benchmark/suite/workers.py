@@ -7,13 +7,15 @@ per-operation overhead), so one run on two threads leaves much of the second cor
 two single-threaded runs use both (the README's Numbers section has the measured ratio). A GPU
 is one device: there `workers` stays 1 (the default everywhere).
 
-Each worker calls `execute_run` (handed in by suite/jobs.py, which this module does not import),
-exactly what every launcher calls, so a run trained here is the run the store would hold from
-any launcher (the thread count is not part of a run's identity).
-What every run shares -- the segmentation evaluator and the real images' FID statistics -- is
-made once in the parent before the workers start (`ensure_segmenter`, `reference_rows`), so no two
-workers write the same cache. A worker's failure is recorded in its run's status and the other
-runs go on, as in the sequential loop.
+Each worker calls what suite/jobs.py hands in (this module does not import it): `train_run`
+and `execute_run`, the functions every launcher calls, so a run trained here is the run the store
+would hold from any launcher. The thread count is not part of a run's identity, but it can change
+the bits: on a 2-core Intel Xeon with AMX, one and two threads gave different weights (README,
+"What reproducible means"). What runs share is made once, by one process: the segmentation
+evaluator by one worker while the others train (jobs.run_in_workers_by_phase), the real images'
+FID statistics in the parent before scoring (`reference_rows`), so no two workers write the same
+cache. A worker's failure is recorded in its run's status and the other runs go on, as in the
+sequential loop.
 """
 from __future__ import annotations
 
@@ -41,13 +43,14 @@ def _start_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_in_workers(execute: Callable[[dict], dict], payloads: list[tuple[str, dict]], workers: int, *,
-                   progress: bool = True) -> list[str]:
-    """Run `execute` (a module-level function, pickled by name: jobs.execute_run) on every
-    (label, job payload) in `workers` processes; one line per failed run.
+def run_in_workers(tasks: list[tuple[str, Callable[[dict], object], dict]], workers: int, *,
+                   progress: bool = True, what: str = "runs") -> list[str]:
+    """Run every (label, function, job payload) task in `workers` processes; one line per failed
+    task. The functions are module-level (pickled by name: jobs.execute_run, jobs.train_run,
+    jobs.ensure_evaluator_job).
 
     The payloads' own progress bars are switched off (k interleaved bars are unreadable); this
-    process shows one bar over the runs and a line as each one ends.
+    process shows one bar over the tasks and a line as each one ends.
     """
     threads = threads_per_worker(workers)
     saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
@@ -57,10 +60,10 @@ def run_in_workers(execute: Callable[[dict], dict], payloads: list[tuple[str, di
         context = multiprocessing.get_context("spawn")  # no forked torch state, same on every OS
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
                                  initargs=(threads,)) as pool:
-            futures = {pool.submit(execute, {**payload, "progress": False}): label
-                       for label, payload in payloads}
-            bar = tqdm(total=len(futures), desc=f"runs ({workers} at a time, {threads} thread(s) each)",
-                       unit="run", disable=not progress)
+            futures = {pool.submit(function, {**payload, "progress": False}): label
+                       for label, function, payload in tasks}
+            bar = tqdm(total=len(futures), desc=f"{what} ({workers} at a time, {threads} thread(s) each)",
+                       unit="task", disable=not progress)
             for future in as_completed(futures):
                 label = futures[future]
                 bar.update(1)
