@@ -2,8 +2,8 @@
 
 Why a module of its own: the same cell text goes into Markdown, LaTeX and the results page,
 and what each mark means (▲/▼ from the seed-level test, "≥ identity" for FID/KID no better
-than the untranslated input, "≤ majority class" for a segmentation score at the floor) is
-stated once, here, with the note a table prints when it uses the mark.
+than the untranslated input, "≤ majority class" and "≤ layout-blind" for a segmentation score at
+one of the floors) is stated once, here, with the note a table prints when it uses the mark.
 """
 from __future__ import annotations
 
@@ -30,13 +30,13 @@ def format_mean_std(values: Sequence[float], decimals: int, pm: str = " ± ") ->
     return f"{mean:.{decimals}f}{pm}{std:.{decimals}f}"
 
 
-#: A cell's floor/identity mark as (Markdown/HTML, LaTeX) text, appended after its interval.
+#: A cell's floor/layout-blind/identity mark as (Markdown/HTML, LaTeX) text, appended after its interval.
 ROW_MARKS = {
     "floor": (" (≤ majority class)", r" ($\leq$ majority class)"),
     "identity": (" (≥ identity)", r" ($\geq$ identity)"),
     "layout_blind": (" (≤ layout-blind)", r" ($\leq$ layout-blind)"),
 }
-#: What a cell's floor/identity mark says, noted under a table that uses it.
+#: What a cell's floor/layout-blind/identity mark says, noted under a table that uses it.
 MARK_NOTES = {
     "floor": "(≤ majority class) = the recipe's mean segmentation score is at or below the "
              "majority-class row's: no more of the layout than painting every pixel as the "

@@ -178,14 +178,16 @@ def _table_columns(spec: TableSpec, runs: Sequence[LoadedRun], provenance: Mappi
                 finite((r.direction(spec.direction) or {}).get("kid_std")) is not None]
     kid_subsets = sorted({f"{d['kid_subsets']} subsets of {d['kid_subset_size']} images"
                           for d in kid_runs if "kid_subsets" in d and "kid_subset_size" in d})
-    identity = (sanity_rows(reference_rows).get("identity") or {}).get(spec.direction) or {}
-    identity_scores = {m: v for m in GENERATION_METRICS if (v := finite(identity.get(m))) is not None}
-    floor, layout_blind = ({m: v for m in ACCURACY_METRICS if (v := finite(row.get(m))) is not None}
-                           for row in ((sanity_rows(reference_rows).get(key) or {}).get(spec.direction) or {}
-                                       for key in ("majority_class", "other_scene")))
+    rows = sanity_rows(reference_rows)
+
+    def scores(key: str, metrics: Sequence[str]) -> dict[str, float]:
+        row = (rows.get(key) or {}).get(spec.direction) or {}
+        return {m: v for m in metrics if (v := finite(row.get(m))) is not None}
+
     return _Columns(spec, reference, measured, paper_metrics, expected_seeds(provenance), stats,
-                    show_fid_anchor, "kid" in measured and bool(kid_runs), kid_subsets, identity_scores,
-                    floor, layout_blind)
+                    show_fid_anchor, "kid" in measured and bool(kid_runs), kid_subsets,
+                    scores("identity", GENERATION_METRICS), scores("majority_class", ACCURACY_METRICS),
+                    scores("other_scene", ACCURACY_METRICS))
 
 
 def _run_metric_cells(cols: _Columns, variant: str, metric: str, status: str,

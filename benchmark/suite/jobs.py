@@ -17,8 +17,9 @@ from benchmark.run.store import check_store, exclusive, read_json, record_failur
 from benchmark.suite.plan import PlannedRun
 
 
-def execute_run(cfg_dict: dict) -> dict:
-    """Train and evaluate one run; return its metrics. Safe to call again at any time."""
+def _run_steps(cfg_dict: dict, *, train_it: bool, score: bool) -> dict:
+    """One run's steps under its lock: a finished run is left alone (its metrics returned), a
+    failure is recorded in the store and raised."""
     from benchmark.run.evaluate import evaluate_run
     from benchmark.run.evaluation_settings import evaluation_hash
     from benchmark.run.train import train
@@ -29,29 +30,28 @@ def execute_run(cfg_dict: dict) -> dict:
         if run_state(run_dir, evaluation_hash(cfg)).finished:
             return read_json(run_dir / "metrics.json") or {}
         try:
-            train(cfg, run_dir)
-            return evaluate_run(run_dir, cfg, progress=bool(cfg.progress))
+            if train_it:
+                train(cfg, run_dir)
+            return evaluate_run(run_dir, cfg, progress=bool(cfg.progress)) if score else {}
         except Exception as exc:
             record_failure(run_dir, exc)
             raise
+
+
+def execute_run(cfg_dict: dict) -> dict:
+    """Train and evaluate one run; return its metrics. Safe to call again at any time."""
+    return _run_steps(cfg_dict, train_it=True, score=True)
 
 
 def train_run(cfg_dict: dict) -> None:
-    """Train one run and stop before scoring: the first half of `execute_run`, for the local
-    workers, which train the runs beside the evaluator and score them once it exists."""
-    from benchmark.run.evaluation_settings import evaluation_hash
-    from benchmark.run.train import train
+    """Train one run and stop before scoring, for the local workers, which train the runs beside
+    the evaluator and score them once it exists."""
+    _run_steps(cfg_dict, train_it=True, score=False)
 
-    cfg = OmegaConf.create(cfg_dict)
-    run_dir = run_dir_of(cfg)
-    with run_lock(run_dir):
-        if run_state(run_dir, evaluation_hash(cfg)).finished:
-            return
-        try:
-            train(cfg, run_dir)
-        except Exception as exc:
-            record_failure(run_dir, exc)
-            raise
+
+def score_run(cfg_dict: dict) -> dict:
+    """Score one trained run (the second phase of the local workers); return its metrics."""
+    return _run_steps(cfg_dict, train_it=False, score=True)
 
 
 def ensure_evaluator_job(cfg_dict: dict) -> str | None:
@@ -117,7 +117,8 @@ def run_in_workers_by_phase(base: DictConfig, runs: list[PlannedRun], workers: i
     run's training, side by side, since the evaluator is needed only to score (with one long
     evaluator first and the runs after it, no core waits while the other trains it). Scoring:
     the reference rows here (the real images' FID statistics, cached once, so no two workers
-    write that cache), then every trained run in the workers. An evaluator that fails leaves the
+    write that cache), then every run whose training did not fail, in the workers (scored only:
+    nothing is opened or loaded again for a training that is done). An evaluator that fails leaves the
     runs trained and unscored: the next `benchmark run` scores them."""
     from benchmark.run.evaluate import evaluator_ready
     from benchmark.run.sanity import reference_rows
@@ -125,14 +126,14 @@ def run_in_workers_by_phase(base: DictConfig, runs: list[PlannedRun], workers: i
 
     labelled = [(f"{r.variant} seed {r.seed}", job_payload(r.cfg)) for r in runs]
     evaluator = [] if evaluator_ready(base) else [("evaluator", ensure_evaluator_job, job_payload(base))]
-    failures = run_in_workers([*evaluator, *((label, train_run, p) for label, p in labelled)], workers,
-                              progress=progress, what="training")
-    failed = {line.split(" failed: ")[0] for line in failures}
+    failed = run_in_workers([*evaluator, *((label, train_run, p) for label, p in labelled)], workers,
+                            progress=progress, what="training")
     if "evaluator" in failed:
-        return failures
+        return list(failed.values())
     reference_rows(base, progress=progress)
-    return failures + run_in_workers([(label, execute_run, p) for label, p in labelled if label not in failed],
-                                     workers, progress=progress, what="scoring")
+    scored = run_in_workers([(label, score_run, p) for label, p in labelled if label not in failed],
+                            workers, progress=progress, what="scoring")
+    return [*failed.values(), *scored.values()]
 
 
 def suite_lock_path(base: DictConfig, suite: str, dataset: str) -> Path:
@@ -143,5 +144,5 @@ def prepare_store(base: DictConfig) -> None:
     check_store(Path(base.store_dir))
 
 
-__all__ = ["execute_run", "train_run", "ensure_evaluator_job", "runs_to_do", "run_local",
+__all__ = ["execute_run", "train_run", "score_run", "ensure_evaluator_job", "runs_to_do", "run_local",
            "run_in_workers_by_phase", "suite_lock_path", "prepare_store", "exclusive"]

@@ -8,14 +8,14 @@ two single-threaded runs use both (the README's Numbers section has the measured
 is one device: there `workers` stays 1 (the default everywhere).
 
 Each worker calls what suite/jobs.py hands in (this module does not import it): `train_run`
-and `execute_run`, the functions every launcher calls, so a run trained here is the run the store
-would hold from any launcher. The thread count is not part of a run's identity, but it can change
-the bits: on a 2-core Intel Xeon with AMX, one and two threads gave different weights (README,
-"What reproducible means"). What runs share is made once, by one process: the segmentation
-evaluator by one worker while the others train (jobs.run_in_workers_by_phase), the real images'
-FID statistics in the parent before scoring (`reference_rows`), so no two workers write the same
-cache. A worker's failure is recorded in its run's status and the other runs go on, as in the
-sequential loop.
+and `score_run`, the two halves of `execute_run`, which every launcher calls, so a run trained
+here is the run the store would hold from any launcher. The thread count is not part of a
+run's identity, but it can change the bits: on a 2-core Intel Xeon with AMX, one and two threads
+gave different weights (README, "What reproducible means"). What runs share is made once, by
+one process: the segmentation evaluator by one worker while the others train
+(jobs.run_in_workers_by_phase), the real images' FID statistics in the parent before scoring
+(`reference_rows`), so no two workers write the same cache. A worker's failure is recorded in
+its run's status and the other runs go on, as in the sequential loop.
 """
 from __future__ import annotations
 
@@ -44,10 +44,10 @@ def _start_worker(threads: int) -> None:
 
 
 def run_in_workers(tasks: list[tuple[str, Callable[[dict], object], dict]], workers: int, *,
-                   progress: bool = True, what: str = "runs") -> list[str]:
-    """Run every (label, function, job payload) task in `workers` processes; one line per failed
-    task. The functions are module-level (pickled by name: jobs.execute_run, jobs.train_run,
-    jobs.ensure_evaluator_job).
+                   progress: bool = True, what: str = "runs") -> dict[str, str]:
+    """Run every (label, function, job payload) task in `workers` processes; the failed tasks'
+    labels, each with its error line. The functions are module-level (pickled by name:
+    jobs.train_run, jobs.score_run, jobs.ensure_evaluator_job).
 
     The payloads' own progress bars are switched off (k interleaved bars are unreadable); this
     process shows one bar over the tasks and a line as each one ends.
@@ -55,7 +55,7 @@ def run_in_workers(tasks: list[tuple[str, Callable[[dict], object], dict]], work
     threads = threads_per_worker(workers)
     saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
     os.environ.update({name: str(threads) for name in THREAD_VARIABLES})  # read by spawned workers
-    failures: list[str] = []
+    failures: dict[str, str] = {}
     try:
         context = multiprocessing.get_context("spawn")  # no forked torch state, same on every OS
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
@@ -74,7 +74,7 @@ def run_in_workers(tasks: list[tuple[str, Callable[[dict], object], dict]], work
                     last = str(exc).splitlines()[-1] if str(exc) else ""
                     line = f"{label} failed: {type(exc).__name__}: {last}"
                     tqdm.write(line, file=sys.stderr)
-                    failures.append(line)
+                    failures[label] = line
             bar.close()
     finally:
         for name, value in saved.items():
